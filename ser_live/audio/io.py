@@ -1,0 +1,53 @@
+"""Decode any supported audio file into the one internal format: 16 kHz mono float32.
+
+libsndfile (through soundfile) reads WAV, FLAC, Ogg Vorbis/Opus and MP3; soxr does the
+resampling (a well-kept, band-limited resampler, not a hand-written one). Conversion happens
+once, here, so nothing downstream ever sees another rate or channel count.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+
+#: File endings treated as audio when a directory is given.
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".opus", ".mp3", ".oga", ".aiff", ".aif"})
+
+
+class AudioLoadError(Exception):
+    """A file that cannot be decoded; the message is one line naming the file."""
+
+
+def to_internal(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Downmix (frames, channels) or (frames,) audio to mono and resample it to 16 kHz float32."""
+    import soxr
+
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 2:
+        x = x.mean(axis=1, dtype=np.float32)
+    if sample_rate != SAMPLE_RATE:
+        x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32, copy=False)
+    return np.ascontiguousarray(x)
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read `path` as 16 kHz mono float32, or raise AudioLoadError naming the file and why."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.is_file():
+        raise AudioLoadError(f"{p}: no such file")
+    if p.stat().st_size == 0:
+        raise AudioLoadError(f"{p}: empty file (0 bytes)")
+    try:
+        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises several types; all mean "not decodable"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AudioLoadError(f"{p}: cannot decode audio ({reason})") from None
+    if data.shape[0] == 0:
+        raise AudioLoadError(f"{p}: no audio frames")
+    if not np.isfinite(data).all():
+        raise AudioLoadError(f"{p}: audio contains NaN or infinite samples")
+    return to_internal(data, rate)

@@ -1,0 +1,1 @@
+"""The emotion network and its runtime."""
