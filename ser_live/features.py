@@ -51,6 +51,8 @@ class LogMel(nn.Module):
 
     def __init__(self, cfg: FeatureConfig = FeatureConfig()) -> None:
         super().__init__()
+        #: set on a copy that is exported to ONNX (see train/export.py)
+        self.onnx_export = False
         self.n_fft = cfg.n_fft
         self.win_length = cfg.win_length
         self.hop_length = cfg.hop_length
@@ -63,10 +65,17 @@ class LogMel(nn.Module):
 
     def raw(self, wave: torch.Tensor) -> torch.Tensor:
         """Gain-invariant log-mel before the dataset normalisation."""
-        spec = torch.stft(wave, n_fft=self.n_fft, hop_length=self.hop_length,
-                          win_length=self.win_length, window=self.window,
-                          center=True, pad_mode="constant", return_complex=True)
-        power = spec.real.square() + spec.imag.square()
+        if self.onnx_export:
+            # ONNX has no complex tensors; its exporter maps the real-pair form onto DFT
+            pair = torch.stft(wave, n_fft=self.n_fft, hop_length=self.hop_length,
+                              win_length=self.win_length, window=self.window,
+                              center=True, pad_mode="constant", return_complex=False)
+            power = pair[..., 0].square() + pair[..., 1].square()
+        else:
+            spec = torch.stft(wave, n_fft=self.n_fft, hop_length=self.hop_length,
+                              win_length=self.win_length, window=self.window,
+                              center=True, pad_mode="constant", return_complex=True)
+            power = spec.real.square() + spec.imag.square()
         mel = torch.matmul(self.mel_fb, power)
         logmel = torch.log(mel + 1e-10)
         peak = logmel.amax(dim=(1, 2), keepdim=True)

@@ -32,22 +32,29 @@ def to_internal(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.ascontiguousarray(x)
 
 
+def _error(path: Path, why: str) -> AudioLoadError:
+    """The error for `path`; line breaks and other control characters in the name are escaped,
+    so the message stays one line (non-ASCII letters are kept as they are)."""
+    name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+    return AudioLoadError(f"{name}: {why}")
+
+
 def load_audio(path: str | Path) -> np.ndarray:
     """Read `path` as 16 kHz mono float32, or raise AudioLoadError naming the file and why."""
     import soundfile as sf
 
     p = Path(path)
     if not p.is_file():
-        raise AudioLoadError(f"{p}: no such file")
+        raise _error(p, "no such file")
     if p.stat().st_size == 0:
-        raise AudioLoadError(f"{p}: empty file (0 bytes)")
+        raise _error(p, "empty file (0 bytes)")
     try:
         data, rate = sf.read(str(p), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile raises several types; all mean "not decodable"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise AudioLoadError(f"{p}: cannot decode audio ({reason})") from None
+        raise _error(p, f"cannot decode audio ({reason})") from None
     if data.shape[0] == 0:
-        raise AudioLoadError(f"{p}: no audio frames")
+        raise _error(p, "no audio frames")
     if not np.isfinite(data).all():
-        raise AudioLoadError(f"{p}: audio contains NaN or infinite samples")
+        raise _error(p, "audio contains NaN or infinite samples")
     return to_internal(data, rate)

@@ -1,0 +1,62 @@
+"""Synthesise the bundled demo call, assets/demo_call.wav, with espeak-ng and sox.
+
+A two-party phone call of about two minutes: a customer who starts calm, grows angry, turns
+sad and ends relieved, answered by an even-toned agent, with pauses between turns and a
+low background hiss. The audio is made here (no corpus clips), so it can ship with the repo.
+
+    python scripts/make_demo_audio.py [--out assets/demo_call.wav]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+from pathlib import Path
+
+# (speaker voice, espeak-ng prosody: pitch, speed, amplitude, text)
+TURNS = [
+    ("en+f3", 50, 165, 100, "Thank you for calling. My name is Anna. How can I help you today?"),
+    ("en+m3", 45, 160, 90, "Hi. I ordered a washing machine two weeks ago, and I wanted to check when it will arrive."),
+    ("en+f3", 50, 165, 100, "Let me look that up for you. One moment please."),
+    ("en+m3", 70, 215, 180, "I have been waiting for two weeks! Nobody called me, nobody wrote, this is absolutely unacceptable!"),
+    ("en+m3", 80, 230, 200, "I took a day off work for the delivery and nobody came! I want my money back right now!"),
+    ("en+f3", 48, 160, 100, "I am very sorry about that. I can see the order here."),
+    ("en+m3", 20, 105, 60, "I just needed it for my mother. She is ill, and everything is so hard at the moment."),
+    ("en+f3", 50, 160, 100, "I understand. I will arrange a delivery for tomorrow morning, free of charge."),
+    ("en+m3", 70, 190, 130, "Oh, that is wonderful! Thank you so much, that is great news, really!"),
+    ("en+f3", 55, 170, 100, "You are welcome. Is there anything else I can do for you today?"),
+    ("en+m3", 60, 175, 110, "No, that is all. Thanks again, have a lovely day!"),
+]
+PAUSES_S = [1.2, 0.8, 2.5, 0.6, 1.0, 0.9, 1.5, 1.0, 0.8, 0.7, 1.5]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="assets/demo_call.wav")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = []
+        for i, ((voice, pitch, speed, amp, text), pause) in enumerate(zip(TURNS, PAUSES_S)):
+            raw = Path(tmp) / f"turn{i:02d}.wav"
+            subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed),
+                            "-a", str(amp), "-w", str(raw), text], check=True)
+            part = Path(tmp) / f"part{i:02d}.wav"
+            subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(part),
+                            "vol", "0.7", "pad", "0", str(pause)], check=True)
+            parts.append(str(part))
+        speech = Path(tmp) / "speech.wav"
+        subprocess.run(["sox", *parts, str(speech), "pad", "1.0", "0"], check=True)
+        dur = subprocess.run(["soxi", "-D", str(speech)], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        noise = Path(tmp) / "noise.wav"
+        subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise),
+                        "synth", dur, "pinknoise", "vol", "0.02"], check=True)
+        subprocess.run(["sox", "-m", str(speech), str(noise), "-b", "16", str(out),
+                        "norm", "-3"], check=True)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Where audio comes from: microphone, file (real-time or as fast as possible), raw PCM on stdin.
+
+Every source has the same face: `streams` (their ids), `start()`, `read()` -> one 16 kHz mono
+float32 chunk per stream (possibly empty) or None once the source has ended, `stop()`, and
+`overruns`. A stereo source can be split into one stream per channel (agent / customer).
+Conversion to the internal format happens here, once, on the engine thread; the microphone
+callback only copies into a preallocated ring buffer.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from .io import SAMPLE_RATE, AudioLoadError
+from .ringbuffer import RingBuffer
+
+
+class SourceError(Exception):
+    """A source that cannot be opened; one line naming the device or file."""
+
+
+class Converter:
+    """(frames, channels) at any rate -> one 16 kHz mono chunk per output stream, streaming."""
+
+    def __init__(self, rate: int, channels: int, split: bool) -> None:
+        import soxr
+
+        self.split = split and channels > 1
+        self.channels = channels
+        n_out = channels if self.split else 1
+        self._rs = [soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+                    if rate != SAMPLE_RATE else None for _ in range(n_out)]
+
+    def __call__(self, block: np.ndarray, last: bool = False) -> list[np.ndarray]:
+        cols = ([block[:, c] for c in range(self.channels)] if self.split
+                else [block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]])
+        return [np.ascontiguousarray(c, dtype=np.float32) if rs is None
+                else rs.resample_chunk(np.ascontiguousarray(c, dtype=np.float32), last=last)
+                for rs, c in zip(self._rs, cols)]
+
+
+def stream_names(base: str, channels: int, split: bool) -> list[str]:
+    """Stream ids: `base`, or `base:ch0`, `base:ch1`... when channels are split."""
+    return [f"{base}:ch{c}" for c in range(channels)] if split and channels > 1 else [base]
+
+
+class FileSource:
+    """An audio file, decoded block by block; `realtime` paces it like a live capture."""
+
+    def __init__(self, path: str | Path, realtime: bool = False, split: bool = False,
+                 block_s: float = 0.02, name: str | None = None) -> None:
+        import soundfile as sf
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise AudioLoadError(f"{self.path}: no such file")
+        if self.path.stat().st_size == 0:
+            raise AudioLoadError(f"{self.path}: empty file (0 bytes)")
+        try:
+            self._file = sf.SoundFile(str(self.path))
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise AudioLoadError(f"{self.path}: cannot decode audio ({reason})") from None
+        self.rate, self.channels = self._file.samplerate, self._file.channels
+        self.realtime = realtime
+        self.block = max(1, int(block_s * self.rate)) if realtime else self.rate  # 1 s when fast
+        self.streams = stream_names(name or self.path.name, self.channels, split)
+        self._convert = Converter(self.rate, self.channels, split)
+        self.overruns = 0
+        self.error: str | None = None
+        self._t0: float | None = None
+        self._sent = 0
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+
+    def read(self) -> list[np.ndarray] | None:
+        if self._file.closed:
+            return None
+        want = self.block
+        if self.realtime:
+            due = int((time.monotonic() - (self._t0 or time.monotonic())) * self.rate)
+            want = due - self._sent
+            if want < self.block:
+                return [np.zeros(0, np.float32) for _ in self.streams]
+        try:
+            data = self._file.read(want, dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioLoadError(f"{self.path}: decoding failed mid-file ({exc})") from None
+        self._sent += len(data)
+        last = len(data) < want
+        out = self._convert(data, last=last)
+        if last:
+            self._file.close()
+        return out
+
+    def stop(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+
+class StdinSource:
+    """Raw little-endian 16-bit PCM on a pipe (telephony bridges, `ffmpeg -f s16le -`)."""
+
+    def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1, split: bool = False,
+                 stream: BinaryIO | None = None, name: str = "stdin") -> None:
+        self.rate, self.channels = rate, channels
+        self.streams = stream_names(name, channels, split)
+        self._convert = Converter(rate, channels, split)
+        self._in = stream if stream is not None else sys.stdin.buffer
+        self.ring = RingBuffer(rate * 30, channels)
+        self.overruns = 0
+        self.error: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="stdin-reader", daemon=True)
+
+    def _pump(self) -> None:
+        frame_bytes = 2 * self.channels
+        rest = b""
+        while True:
+            chunk = self._in.read1(frame_bytes * 1600) if hasattr(self._in, "read1") else \
+                self._in.read(frame_bytes * 1600)
+            if not chunk:
+                break
+            chunk = rest + chunk
+            usable = len(chunk) - len(chunk) % frame_bytes
+            rest = chunk[usable:]
+            pcm = np.frombuffer(chunk[:usable], dtype="<i2").reshape(-1, self.channels)
+            while not self.ring.write(pcm.astype(np.float32) / 32768.0):
+                time.sleep(0.005)  # a pipe can wait; nothing is dropped
+        self._done.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def read(self) -> list[np.ndarray] | None:
+        finished = self._done.is_set()
+        data = self.ring.read()
+        if finished and len(data) == 0:
+            return None
+        return self._convert(data, last=finished)
+
+    def stop(self) -> None:
+        self._done.set()
+
+
+class MicSource:
+    """A sounddevice input stream; the callback only copies into the ring buffer.
+
+    If the device vanishes mid-call the stream is reported (`error`) and reopened every
+    `retry_s` seconds until it is back or the source is stopped.
+    """
+
+    def __init__(self, device: str | int | None = None, channels: int = 1, split: bool = False,
+                 rate: int | None = None, ring_s: float = 20.0, retry_s: float = 2.0,
+                 name: str = "mic") -> None:
+        import sounddevice as sd
+
+        self._sd = sd
+        try:
+            info = sd.query_devices(device, "input")
+        except (ValueError, sd.PortAudioError) as exc:
+            raise SourceError(f"input device {device!r}: {exc}") from None
+        self.device = info["index"] if device is None else device
+        self.device_name = info["name"]
+        self.rate = int(rate or info["default_samplerate"])
+        self.channels = channels
+        self.streams = stream_names(name, channels, split)
+        self._convert = Converter(self.rate, channels, split)
+        self.ring = RingBuffer(int(ring_s * self.rate), channels)
+        self.retry_s = retry_s
+        self.input_overflows = 0
+        self.error: str | None = None
+        self._stream = None
+        self._stopped = False
+        self._next_retry = 0.0
+
+    @property
+    def overruns(self) -> int:
+        return self.ring.overruns + self.input_overflows
+
+    def _callback(self, indata, frames, time_info, status) -> None:  # audio thread: copy only
+        if status.input_overflow:
+            self.input_overflows += 1
+        self.ring.write(indata)
+
+    def _open(self) -> None:
+        sd = self._sd
+        self._stream = sd.InputStream(device=self.device, channels=self.channels,
+                                      samplerate=self.rate, dtype="float32",
+                                      callback=self._callback, latency="low")
+        self._stream.start()
+        self.error = None
+
+    def start(self) -> None:
+        try:
+            self._open()
+        except self._sd.PortAudioError as exc:
+            raise SourceError(f"input device {self.device!r} ({self.device_name}): {exc}") from None
+
+    def read(self) -> list[np.ndarray] | None:
+        if self._stopped:
+            return None
+        stream = self._stream
+        if stream is None or not stream.active:
+            self._retry()
+        return self._convert(self.ring.read())
+
+    def _retry(self) -> None:
+        now = time.monotonic()
+        if self.error is None:
+            self.error = f"input device {self.device_name!r} stopped delivering audio; retrying"
+            print(f"warning: {self.error}", file=sys.stderr)
+        if now < self._next_retry:
+            return
+        self._next_retry = now + self.retry_s
+        try:
+            if self._stream is not None:
+                self._stream.close(ignore_errors=True)
+            sd = self._sd
+            sd._terminate()
+            sd._initialize()
+            self._open()
+            print(f"input device {self.device_name!r} is back", file=sys.stderr)
+        except Exception:  # still gone: keep reporting, try again later
+            self._stream = None
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)

@@ -1,0 +1,199 @@
+"""`ser-live` command line. Heavy modules are imported inside each command, so `--help` is instant."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _command_line() -> str:
+    """This invocation as a user would type it, for reports that say how to reproduce them."""
+    import shlex
+
+    return "ser-live " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _records(args: argparse.Namespace, split: str | None):
+    """Clips from --manifest and/or --data (native corpus folders), filtered by --corpus."""
+    from .train.data import read_manifest, select
+
+    records = []
+    if getattr(args, "manifest", None):
+        records += read_manifest(args.manifest, args.root)
+    for folder in getattr(args, "data", None) or []:
+        from .train.layouts import scan_corpus
+
+        if not Path(folder).is_dir():
+            raise CliError(f"{folder}: corpus folder not found")
+        found, warnings = scan_corpus(Path(folder))
+        for w in warnings:
+            print(f"skipped: {w}", file=sys.stderr)
+        records += found
+    if not records:
+        raise CliError("no clips: give --manifest FILE or --data DIR")
+    return select(records, split=split, corpus=args.corpus)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .model.net import NetConfig
+    from .train.data import default_cache_dir
+    from .train.loop import TrainConfig, train
+
+    records = _records(args, split="train")
+    cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads,
+                      device=args.device, samples_per_epoch=args.samples_per_epoch,
+                      patience=args.patience, progress=not args.no_progress,
+                      net=NetConfig(bidirectional=not args.unidirectional))
+    train(records, cfg, default_cache_dir())
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .train.export import export
+
+    export(Path(args.checkpoint), Path(args.out), onnx=args.onnx, command=_command_line())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .train.evaluate import evaluate
+
+    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    report = evaluate(_records(args, split=args.split or None), Path(args.model), classes,
+                      Path(args.out), baseline=args.baseline,
+                      train_records=_records(args, split="train") if args.baseline else (),
+                      device=args.device, corrupt=args.corrupt, command=_command_line())
+    return 0 if report["n"] else 1
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from .train.model_card import write_model_card
+
+    print(write_model_card(Path(args.model)))
+    return 0
+
+
+def cmd_corpus_report(args: argparse.Namespace) -> int:
+    from .train.corpus_report import corpus_report
+
+    for p in corpus_report(_records(args, split=None), Path(args.out)):
+        print(p)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .audio.io import AudioLoadError
+    from .labels import derived_views
+    from .model.runtime import Classifier
+    from .train.data import load_clip
+
+    clf = Classifier(args.model, device=args.device)
+    failed = 0
+    for path in args.files:
+        try:
+            probs = clf.predict_clip(load_clip(path))
+        except AudioLoadError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        top = int(probs.argmax())
+        print(json.dumps({"file": path, "label": clf.labels[top], "confidence": round(float(probs[top]), 4),
+                          "probs": {lbl: round(float(p), 4) for lbl, p in zip(clf.labels, probs)},
+                          **derived_views(clf.labels, probs)}))
+    if failed:
+        print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", help="manifest CSV (path, corpus, speaker, emotion, split, ...)")
+    p.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
+    p.add_argument("--data", action="append", metavar="DIR",
+                   help="a corpus in its native layout (RAVDESS, CREMA-D, TESS, SAVEE, EmoDB); repeatable")
+    p.add_argument("--corpus", help="keep only these corpora (comma-separated names)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .model.runtime import DEFAULT_MODEL_DIR
+
+    parser = argparse.ArgumentParser(prog="ser-live", description=(
+        "Real-time speech emotion monitor: listens, finds speech, classifies each 2 s window."))
+    parser.add_argument("--version", action="version", version=f"ser-live {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", help="train the CNN+LSTM on a manifest or native corpora")
+    _add_data_args(p)
+    p.add_argument("--out", default="runs/default", help="run folder for checkpoints and curves")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples-per-epoch", type=int, help="default: one per training clip")
+    p.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="write the TorchScript model, metadata and model card")
+    p.add_argument("checkpoint", help="checkpoint from `train` (e.g. runs/default/best.pt)")
+    p.add_argument("--out", default=str(DEFAULT_MODEL_DIR), help="model folder")
+    p.add_argument("--onnx", action="store_true", help="also write model.onnx")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evaluate", help="score a model on labelled clips (UA, WA, macro-F1, confusion)")
+    _add_data_args(p)
+    p.add_argument("--split", default="test", help="manifest split to score ('' for all)")
+    p.add_argument("--classes", help="restrict clips and argmax to these labels, comma-separated")
+    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
+    p.add_argument("--out", default="report.json", help="report JSON (confusion PNG beside it)")
+    p.add_argument("--baseline", action="store_true",
+                   help="also train and score the seed projects' MFCC+MLP on the train split")
+    p.add_argument("--corrupt", choices=["none", "noise10", "telephone"], default="none",
+                   help="score under white noise at 10 dB SNR or telephone simulation")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("model-card", help="rewrite MODEL/README.md from model.json and reports/*.json")
+    p.add_argument("model", nargs="?", default=str(DEFAULT_MODEL_DIR), help="model folder")
+    p.set_defaults(func=cmd_model_card)
+
+    p = sub.add_parser("predict", help="one emotion prediction per audio file (JSON lines)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("corpus-report", help="plots of a corpus: counts, durations, examples")
+    _add_data_args(p)
+    p.add_argument("--out", default="corpus-report", help="folder for the PNGs")
+    p.set_defaults(func=cmd_corpus_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # known error types become one line; anything else is a bug
+        from .errors import USER_ERRORS
+
+        if isinstance(exc, USER_ERRORS):
+            print(f"ser-live {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise

@@ -1,0 +1,93 @@
+"""Run a shipped model: TorchScript file + metadata JSON, on CPU or CUDA, in batches.
+
+The model file is self-contained (features inside), so this module needs only torch and
+numpy at run time; training code is never imported here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..windows import DEFAULT_HOP_S, WINDOW, clip_windows
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+MODEL_FILE = "model.pt"
+META_FILE = "model.json"
+
+WindowPredictor = Callable[[np.ndarray], np.ndarray]
+
+
+class ModelError(Exception):
+    """A model folder that cannot be loaded; one line naming the file."""
+
+
+def pick_device(device: str = "auto") -> str:
+    """'auto' means CUDA when torch sees a GPU, else CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda: no CUDA device is available")
+    return device
+
+
+class Classifier:
+    """Emotion probabilities for 2 s windows of 16 kHz mono float32 audio."""
+
+    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, device: str = "auto") -> None:
+        import torch
+
+        folder = Path(model_dir)
+        meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
+        for p in (meta_path, model_path):
+            if not p.is_file():
+                raise ModelError(f"{p}: model file not found")
+        try:
+            self.meta: dict = json.loads(meta_path.read_text())
+            self.labels: list[str] = list(self.meta["labels"])
+        except (ValueError, KeyError) as exc:
+            raise ModelError(f"{meta_path}: invalid model metadata ({exc})") from None
+        self.device = pick_device(device)
+        try:
+            self.module = torch.jit.load(str(model_path), map_location=self.device).eval()
+        except Exception as exc:
+            raise ModelError(f"{model_path}: cannot load TorchScript model ({exc})") from None
+        self._torch = torch
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """(n, WINDOW) float32 -> (n, n_labels) probabilities."""
+        if windows.ndim != 2 or windows.shape[1] != WINDOW:
+            raise ValueError(f"expected windows of shape (n, {WINDOW}), got {windows.shape}")
+        torch = self._torch
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(windows, dtype=np.float32)).to(self.device)
+            return self.module(x).float().cpu().numpy()
+
+    def predict_clip(self, audio: np.ndarray, hop_s: float = DEFAULT_HOP_S) -> np.ndarray:
+        """Mean window probabilities over a whole clip."""
+        return clip_probabilities(self.predict_windows, [audio], hop_s)[0]
+
+
+def clip_probabilities(predict: WindowPredictor, clips: Sequence[np.ndarray],
+                       hop_s: float = DEFAULT_HOP_S, batch_size: int = 64,
+                       progress: bool = False) -> np.ndarray:
+    """(n_clips, n_labels): each clip's windows classified in batches, probabilities averaged."""
+    from tqdm import tqdm
+
+    windows, owner = [], []
+    for i, clip in enumerate(clips):
+        w = clip_windows(clip, hop_s)
+        windows.append(w)
+        owner.extend([i] * len(w))
+    allw = np.concatenate(windows)
+    owner_arr = np.asarray(owner)
+    probs = np.concatenate([predict(allw[s:s + batch_size])
+                            for s in tqdm(range(0, len(allw), batch_size), desc="classifying",
+                                          unit="batch", disable=not progress)])
+    out = np.zeros((len(clips), probs.shape[1]), dtype=np.float64)
+    np.add.at(out, owner_arr, probs)
+    return out / np.bincount(owner_arr, minlength=len(clips))[:, None]

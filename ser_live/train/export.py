@@ -1,0 +1,103 @@
+"""`ser-live export`: checkpoint -> the self-contained model folder that ships in `models/`.
+
+The TorchScript file holds features, network and softmax, so `torch.jit.load` alone runs it;
+the JSON beside it says what goes in and what comes out, and how the model was made.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..labels import CIRCUMPLEX, COLORS, VALENCE3_GROUPS
+from ..model.net import EmotionNet, NetConfig, ProbabilityModel, count_parameters
+from ..model.runtime import META_FILE, MODEL_FILE
+from ..windows import DEFAULT_HOP_S, WINDOW, WINDOW_S
+
+FORMAT_VERSION = 1
+
+
+def load_checkpoint(path: Path) -> tuple[EmotionNet, dict]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    net = EmotionNet(NetConfig.from_dict(ckpt["net"]))
+    net.load_state_dict(ckpt["model"])
+    return net.eval(), ckpt
+
+
+def _check_onnx(path: Path, probe: np.ndarray, expected: np.ndarray) -> None:
+    """The ONNX file must give the same probabilities as the TorchScript one."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: probe})[0]
+    if not np.allclose(got, expected, atol=1e-4):
+        raise RuntimeError(f"{path}: ONNX model disagrees with the checkpoint "
+                           f"(max diff {np.abs(got - expected).max():.2e})")
+
+
+def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "") -> Path:
+    """Write model.pt (+ model.onnx) and model.json into `out_dir`; check the files reproduce the net."""
+    from .model_card import write_model_card
+
+    net, ckpt = load_checkpoint(checkpoint)
+    wrapped = ProbabilityModel(net).eval()
+    scripted = torch.jit.freeze(torch.jit.script(wrapped))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / MODEL_FILE
+    torch.jit.save(scripted, str(model_path))
+
+    probe = torch.from_numpy(np.random.default_rng(0).standard_normal((3, WINDOW)).astype(np.float32) * 0.1)
+    with torch.inference_mode():
+        expected = wrapped(probe)
+        got = torch.jit.load(str(model_path))(probe)
+    if not torch.allclose(expected, got, atol=1e-5):
+        raise RuntimeError(f"{model_path}: exported model disagrees with the checkpoint")
+
+    files = [MODEL_FILE]
+    if onnx:
+        import copy
+        import warnings
+
+        onnx_model = copy.deepcopy(wrapped)
+        onnx_model.net.features.onnx_export = True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(onnx_model, (probe,), str(out_dir / "model.onnx"), dynamo=False,
+                              opset_version=17, input_names=["audio"], output_names=["probs"],
+                              dynamic_axes={"audio": {0: "batch"}, "probs": {0: "batch"}})
+        _check_onnx(out_dir / "model.onnx", probe.numpy(), expected.numpy())
+        files.append("model.onnx")
+
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "name": "ser-live-cnn-lstm",
+        "files": files,
+        "labels": ckpt["labels"],
+        "input": {"sample_rate": 16000, "channels": 1, "dtype": "float32",
+                  "window_s": WINDOW_S, "window_samples": WINDOW, "hop_s": DEFAULT_HOP_S,
+                  "shape": ["batch", WINDOW]},
+        "output": {"kind": "probabilities", "shape": ["batch", len(ckpt["labels"])]},
+        "features": ckpt["net"]["features"],
+        "architecture": {**{k: v for k, v in ckpt["net"].items() if k != "features"},
+                         "parameters": count_parameters(net)},
+        "training": {
+            "checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "seed": ckpt["seed"],
+            "corpora": ckpt["corpora"], "n_train_clips": ckpt["n_train"],
+            "n_val_clips": ckpt["n_val"], "n_train_speakers": len(ckpt["train_speakers"]),
+            "val_speakers": ckpt["val_speakers"], "augment": ckpt["augment"],
+            "val_ua": ckpt["val"]["ua"], "val_wa": ckpt["val"]["wa"],
+        },
+        "colors": {k: COLORS[k] for k in ckpt["labels"]},
+        "valence3_groups": VALENCE3_GROUPS,
+        "circumplex": {k: CIRCUMPLEX[k] for k in ckpt["labels"]},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "export_command": command,
+    }
+    (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    write_model_card(out_dir)
+    print(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB), "
+          f"{meta['architecture']['parameters']:,} parameters, labels {', '.join(meta['labels'])}")
+    return model_path

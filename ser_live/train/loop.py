@@ -1,0 +1,235 @@
+"""`ser-live train`: seeded, resumable-by-checkpoint training with early stopping.
+
+Early stopping and checkpoint choice look only at validation speakers carved out of the
+training split; test speakers are never loaded here.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ..labels import LABELS
+from ..model.net import EmotionNet, NetConfig, count_parameters
+from ..model.runtime import clip_probabilities
+from .augment import AugmentConfig, SpecAugment, WaveAugment, random_crop
+from .data import AudioCache, ClipRecord, label_counts, speaker_split
+from .metrics import scores
+
+
+@dataclass
+class TrainConfig:
+    out_dir: Path
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    label_smoothing: float = 0.1
+    patience: int = 10
+    seed: int = 0
+    val_fraction: float = 0.15
+    workers: int = 1
+    threads: int | None = None
+    device: str = "auto"
+    samples_per_epoch: int | None = None  # default: the number of training clips
+    net: NetConfig = field(default_factory=NetConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    progress: bool = True
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float = 0.05):
+    """LR factor: linear warm-up, then cosine decay to zero at `total_steps`."""
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + np.cos(np.pi * min(1.0, (step - warmup) / max(1, total_steps - warmup))))
+
+    return factor
+
+
+class AugmentedWindows(Dataset):
+    """Item k of epoch e: the clip at order[k], augmented with a generator seeded by (seed, e, k).
+
+    Seeding by position rather than by worker makes an epoch identical whatever the number
+    of loader workers, so training is reproducible.
+    """
+
+    def __init__(self, cache: AudioCache, indices: np.ndarray, targets: np.ndarray,
+                 weights: np.ndarray, augment: WaveAugment, seed: int) -> None:
+        self.cache, self.indices, self.targets = cache, indices, targets
+        self.weights = weights / weights.sum()
+        self.augment, self.seed = augment, seed
+        self.order = indices
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int, n: int) -> None:
+        """Class-balanced draw (with replacement) of this epoch's clips."""
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        self.order = rng.choice(len(self.indices), size=n, p=self.weights)
+        self.epoch = epoch
+
+    def babble(self, rng: np.random.Generator) -> np.ndarray:
+        return self.cache[int(self.indices[rng.integers(len(self.indices))])]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, k: int):
+        j = int(self.order[k])
+        rng = np.random.default_rng([self.seed, self.epoch, k])
+        wave, pitch = self.augment(self.cache[int(self.indices[j])], rng)
+        return torch.from_numpy(wave), torch.tensor(pitch, dtype=torch.float32), int(self.targets[j])
+
+
+def feature_stats(model: EmotionNet, cache: AudioCache, indices: np.ndarray, seed: int,
+                  n: int = 3000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-mel-bin mean/std of clean raw features over random crops of training clips."""
+    rng = np.random.default_rng([seed, 7])
+    pick = rng.choice(indices, size=min(n, len(indices)), replace=False)
+    sums = torch.zeros(model.features.mean.shape[0])
+    sq = torch.zeros_like(sums)
+    count = 0
+    with torch.no_grad():
+        for s in range(0, len(pick), 256):
+            batch = np.stack([random_crop(cache[int(i)], rng) for i in pick[s:s + 256]])
+            raw = model.features.raw(torch.from_numpy(batch))  # (B, M, T)
+            sums += raw.sum(dim=(0, 2))
+            sq += raw.square().sum(dim=(0, 2))
+            count += raw.shape[0] * raw.shape[2]
+    mean = sums / count
+    return mean, (sq / count - mean.square()).clamp_min(0).sqrt()
+
+
+def evaluate_clips(model: EmotionNet, clips: Sequence[np.ndarray], targets: np.ndarray,
+                   labels: Sequence[str], device: str) -> dict:
+    """Clip-level scores (mean of window probabilities) and the clip NLL."""
+    model.eval()
+
+    def predict(w: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(w).to(device)), -1).cpu().numpy()
+
+    probs = clip_probabilities(predict, clips, batch_size=128)
+    out = scores(targets, probs.argmax(1), labels)
+    out["loss"] = float(-np.log(probs[np.arange(len(targets)), targets] + 1e-9).mean())
+    return out
+
+
+def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | None) -> dict:
+    """Train on `records` (all from the train split); returns the best validation scores."""
+    from tqdm import tqdm
+
+    from .plots import plot_curves
+
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else (
+        "cpu" if cfg.device == "auto" else cfg.device)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    cache = AudioCache(records, cache_dir, progress=cfg.progress)
+    if cache.failed:
+        print(f"skipped {len(cache.failed)} unreadable file(s) of {len(records)}")
+    train_recs, val_recs = speaker_split(cache.records, cfg.val_fraction, cfg.seed)
+    present = set(label_counts(cache.records))
+    labels = [lbl for lbl in LABELS if lbl in present]
+    lab_idx = {lbl: i for i, lbl in enumerate(labels)}
+    pos = {id(r): i for i, r in enumerate(cache.records)}
+    tr_idx = np.array([pos[id(r)] for r in train_recs])
+    va_idx = np.array([pos[id(r)] for r in val_recs])
+    tr_y = np.array([lab_idx[r.emotion] for r in train_recs])
+    va_y = np.array([lab_idx[r.emotion] for r in val_recs])
+    counts = np.bincount(tr_y, minlength=len(labels)).astype(float)
+    weights = 1.0 / counts[tr_y]  # class-balanced sampling: every emotion equally often
+    print(f"train: {len(train_recs)} clips, {len({r.speaker for r in train_recs})} speakers; "
+          f"validation: {len(val_recs)} clips, {len({r.speaker for r in val_recs})} speakers; "
+          f"labels: {', '.join(labels)}")
+
+    net_cfg = NetConfig(**{**asdict(cfg.net), "n_classes": len(labels),
+                           "features": cfg.net.features})
+    model = EmotionNet(net_cfg)
+    model.features.set_stats(*feature_stats(model, cache, tr_idx, cfg.seed))
+    model.to(device)
+    print(f"model: {count_parameters(model):,} parameters, device {device}")
+
+    dataset = AugmentedWindows(cache, tr_idx, tr_y, weights,
+                               WaveAugment(cfg.augment, babble=None), cfg.seed)
+    dataset.augment.babble = dataset.babble
+    spec_aug = SpecAugment(cfg.augment, model.features.floor)
+    n_per_epoch = cfg.samples_per_epoch or len(tr_idx)
+    steps = cfg.epochs * (n_per_epoch // cfg.batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(max(steps, 1)))
+    val_clips = [cache[int(i)] for i in va_idx]
+    history: list[dict] = []
+    best, best_ua, stale = None, -1.0, 0
+    meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed,
+            "augment": asdict(cfg.augment),
+            "train_speakers": sorted({r.speaker for r in train_recs}),
+            "val_speakers": sorted({r.speaker for r in val_recs}),
+            "n_train": len(train_recs), "n_val": len(val_recs),
+            "corpora": sorted({r.corpus for r in cache.records})}
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.time()
+        dataset.set_epoch(epoch, n_per_epoch)
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, drop_last=True,
+                            num_workers=cfg.workers)
+        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        model.train()
+        total, seen = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress)
+        for wave, pitch, y in bar:
+            wave, y = wave.to(device), y.to(device)
+            with torch.no_grad():
+                raw = spec_aug(model.features.raw(wave).cpu(), pitch, gen).to(device)
+            feats = (raw - model.features.mean) / model.features.std
+            loss = F.cross_entropy(model.classify(feats), y, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            total += loss.item() * len(y)
+            seen += len(y)
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+        val = evaluate_clips(model, val_clips, va_y, labels, device) if len(va_idx) else {
+            "ua": 0.0, "wa": 0.0, "loss": 0.0}
+        row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": val["loss"],
+               "val_ua": val["ua"], "val_wa": val["wa"], "lr": sched.get_last_lr()[0],
+               "seconds": time.time() - t0}
+        history.append(row)
+        print(f"epoch {epoch}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
+              f"val UA {row['val_ua']:.3f}  WA {row['val_wa']:.3f}  ({row['seconds']:.0f} s)")
+        ckpt = {"model": model.state_dict(), "epoch": epoch, "val": val, **meta}
+        torch.save(ckpt, out / "last.pt")
+        if val["ua"] > best_ua:
+            best_ua, best, stale = val["ua"], row, 0
+            torch.save(ckpt, out / "best.pt")
+        else:
+            stale += 1
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        plot_curves(history, out / "curves.png")
+        if stale >= cfg.patience:
+            print(f"early stop: validation UA has not improved for {cfg.patience} epochs")
+            break
+    print(f"best epoch {best['epoch']}: validation UA {best['val_ua']:.3f}; checkpoint {out / 'best.pt'}")
+    return {"best": best, "history": history, "skipped": len(cache.failed)}

@@ -1,0 +1,84 @@
+"""The model card (`models/README.md`), rendered from model.json and the evaluation reports.
+
+Figures in the card are never typed by hand: every number comes from a report JSON written by
+`ser-live evaluate` into `<model>/reports/`, and the card quotes the command that wrote it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..model.runtime import META_FILE
+
+
+def _row(name: str, rep: dict) -> str:
+    base = rep.get("baseline")
+    base_ua = f"{base['ua']:.3f}" if base else "-"
+    return (f"| {name} | {rep['n']} | {rep['ua']:.3f} | {rep['wa']:.3f} | "
+            f"{rep['macro_f1']:.3f} | {base_ua} |")
+
+
+def write_model_card(model_dir: Path) -> Path:
+    meta = json.loads((model_dir / META_FILE).read_text())
+    reports = sorted((model_dir / "reports").glob("*.json")) if (model_dir / "reports").is_dir() else []
+    arch, tr = meta["architecture"], meta["training"]
+    lines = [
+        f"# Model card: {meta['name']}",
+        "",
+        "Speech emotion classifier for 2 s windows of 16 kHz mono audio. "
+        "`model.pt` is TorchScript with the log-mel front end inside: "
+        "`torch.jit.load('model.pt')(audio)` with `audio` of shape (batch, "
+        f"{meta['input']['window_samples']}) float32 in [-1, 1] returns class probabilities "
+        f"in the order of `labels` in `model.json`.",
+        "",
+        "## Model",
+        f"- Labels: {', '.join(meta['labels'])}",
+        f"- Features: {meta['features']['n_mels']}-band log-mel, {meta['features']['win_length']}-sample "
+        f"window, {meta['features']['hop_length']}-sample hop, gain-referenced to each window's peak "
+        f"and floored {meta['features']['top_db']:.0f} dB below it, then normalised with per-band "
+        "statistics of the training speakers (stored in the model).",
+        f"- Network: 3 strided 2-D conv blocks (channels {arch['channels']}), projection to "
+        f"{arch['proj']}, {'bi' if arch['bidirectional'] else 'uni'}directional LSTM "
+        f"({arch['lstm_hidden']} units), attention + mean pooling, linear head: "
+        f"{arch['parameters']:,} parameters.",
+        f"- Training: corpora {', '.join(tr['corpora'])}, {tr['n_train_clips']} clips from "
+        f"{tr['n_train_speakers']} speakers; checkpoint chosen by unweighted average recall on "
+        f"{len(tr['val_speakers'])} validation speakers carved from the train split "
+        f"(epoch {tr['epoch']}, validation UA {tr['val_ua']:.3f}). Test speakers were never used "
+        "for training, tuning or checkpoint choice.",
+        f"- Augmentation: pitch (±{tr['augment']['pitch_semitones']} semitones), tempo "
+        f"(±{tr['augment']['tempo_range'] * 100:.0f} %), time shift, reverberation, white/pink/brown "
+        "noise and babble at 0-30 dB SNR, gain, telephone band (300-3400 Hz, 8 kHz, mu-law), "
+        "SpecAugment masks.",
+        "",
+        "## Results (speaker-independent `test` split)",
+        "",
+    ]
+    if reports:
+        lines += ["UA = unweighted average recall (balanced accuracy), WA = accuracy. "
+                  "Baseline = the seed projects' MFCC/chroma/mel means + MLP trained on the same "
+                  "train split, scored in the same run.", "",
+                  "| evaluation | clips | UA | WA | macro-F1 | seed baseline UA |",
+                  "|---|---|---|---|---|---|"]
+        for p in reports:
+            rep = json.loads(p.read_text())
+            lines.append(_row(p.stem, rep))
+            for corpus, sub in rep.get("per_corpus", {}).items():
+                lines.append(_row(f"{p.stem} / {corpus}", sub))
+        lines += ["", "Reproduce each row:", "", "```"]
+        lines += [json.loads(p.read_text()).get("command", "") for p in reports]
+        lines += ["```", ""]
+        lines += [f"![{p.stem}](reports/{p.stem}.confusion.png)" for p in reports
+                  if p.with_suffix(".confusion.png").is_file()]
+    else:
+        lines.append("No evaluation reports yet: run `ser-live evaluate --out models/reports/NAME.json`.")
+    lines += ["", "## Limits", "",
+              "- Trained on acted English speech (RAVDESS, CREMA-D, TESS). Natural conversational "
+              "emotion is subtler; expect lower figures on real calls, and treat single windows as "
+              "noisy evidence: the live views smooth over several windows.",
+              "- Corpus licences: RAVDESS and TESS are non-commercial (TESS also no-derivatives); "
+              "CREMA-D is ODbL. Check them before commercial use of this model.",
+              "", f"Exported with: `{meta.get('export_command', '')}`", ""]
+    card = model_dir / "README.md"
+    card.write_text("\n".join(lines))
+    return card

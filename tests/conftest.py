@@ -1,0 +1,103 @@
+"""Shared fixtures: synthetic speech, the shared corpus, subprocess runs of the real CLI.
+
+Tests run on a small shared CPU, so torch is held to one thread and everything heavy
+(espeak-ng speech, the tiny synthetic corpus) is made once per session.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synth
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = REPO.parent / "shared" / "data" / "ser-corpus"
+VENV_BIN = Path(sys.executable).parent
+SER_LIVE = VENV_BIN / "ser-live"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if (SHARED_CORPUS / "manifest.csv").is_file():
+        return
+    skip = pytest.mark.skip(reason=f"shared corpus not found at {SHARED_CORPUS}")
+    for item in items:
+        if "corpus" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> None:
+    """Keep in-process torch work to one thread: the tests share the CPU with real work."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def espeak() -> None:
+    if not synth.have_espeak():
+        pytest.skip("espeak-ng is not installed")
+
+
+@pytest.fixture(scope="session")
+def speech(espeak) -> np.ndarray:
+    """About 2.5 s of espeak-ng speech, 16 kHz mono float32, peak ~0.5, no silence padding."""
+    x = synth.synth("Dogs are sitting by the door, and the kids are talking.", "en-us")
+    lo, hi = synth.speech_extent(x)
+    x = x[lo:hi]
+    return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    if not (SHARED_CORPUS / "manifest.csv").is_file():
+        pytest.skip(f"shared corpus not found at {SHARED_CORPUS}")
+    return SHARED_CORPUS
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def error_lines(self) -> list[str]:
+        """Non-empty stderr lines, less the Python warnings a library may print."""
+        return [ln for ln in self.stderr.splitlines()
+                if ln.strip() and "Warning" not in ln and not ln.startswith("  warnings.warn")]
+
+    def __str__(self) -> str:  # shown by failing asserts
+        return (f"exit {self.returncode} after {self.seconds:.1f} s\n--- stdout\n{self.stdout[-3000:]}"
+                f"\n--- stderr\n{self.stderr[-3000:]}")
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private decoded-clip cache ($SER_LIVE_CACHE) for this test, in-process and in subprocesses."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("SER_LIVE_CACHE", str(d))
+    return d
+
+
+@pytest.fixture
+def cli(cache_dir: Path, tmp_path: Path):
+    """Run the installed `ser-live` entry point in a subprocess (cwd = tmp_path)."""
+
+    def run(*args: str, timeout: float = 120, cwd: Path | None = None) -> CliResult:
+        env = {**os.environ, "SER_LIVE_CACHE": str(cache_dir), "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(SER_LIVE), *map(str, args)], cwd=cwd or tmp_path, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
+
+    return run
+
