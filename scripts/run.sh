@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job (README): set up whatever is missing, then classify the emotion in audio.
-# With no arguments it runs on the bundled demo call; pass audio files to use your own.
+# The main job (README): set up whatever is missing, then monitor live emotion.
+# With a microphone it listens to the default input device; with none it monitors the
+# bundled demo call at real-time pace. Extra arguments go to `ser-live monitor`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if [ $# -eq 0 ]; then set -- assets/demo_call.wav; fi
-exec .venv/bin/ser-live predict "$@"
+if .venv/bin/ser-live devices >/dev/null 2>&1; then
+    exec .venv/bin/ser-live monitor --format text "$@"
+fi
+echo "no microphone found: monitoring the bundled demo call (assets/demo_call.wav) in real time" >&2
+exec .venv/bin/ser-live monitor --input assets/demo_call.wav --realtime --format text "$@"

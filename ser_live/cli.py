@@ -113,6 +113,149 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+DEMO_AUDIO = Path(__file__).resolve().parent.parent / "assets" / "demo_call.wav"
+
+
+def _engine_config(args: argparse.Namespace):
+    from .engine import EngineConfig
+
+    return EngineConfig(hop_s=args.hop, vad_aggressiveness=args.vad, smoothing=args.smooth)
+
+
+def _open_sources(args: argparse.Namespace) -> list:
+    """The sources `monitor` reads: --input FILE | - | the input device."""
+    if args.input == "-":
+        from .audio.sources import StdinSource
+
+        return [StdinSource(rate=args.rate or 16000, channels=args.channels, split=args.split_channels)]
+    if args.input:
+        from .audio.sources import FileSource
+
+        return [FileSource(args.input, realtime=args.realtime, split=args.split_channels)]
+    try:
+        from .audio.sources import MicSource
+        import sounddevice as sd
+    except OSError as exc:  # PortAudio missing
+        raise CliError(f"audio capture unavailable ({exc}); run scripts/setup.sh") from None
+    device = int(args.input_device) if args.input_device and args.input_device.isdigit() else args.input_device
+    if device is None:
+        try:
+            sd.query_devices(kind="input")
+        except (ValueError, sd.PortAudioError):
+            raise CliError(f"no input device found; for the bundled demo call run: "
+                           f"ser-live monitor --input {DEMO_AUDIO} --realtime") from None
+    return [MicSource(device, channels=args.channels, split=args.split_channels, rate=args.rate)]
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    import signal
+
+    from .engine import Engine
+    from .model.runtime import Classifier
+    from .sinks.jsonl import JsonlSink, TextSink
+
+    sources = _open_sources(args)
+    engine = Engine(sources, Classifier(args.model, device=args.device), _engine_config(args))
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    sink = JsonlSink(out) if args.format == "jsonl" else TextSink(out)
+    engine.bus.attach(sink, name="output")
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    try:
+        engine.run()
+    finally:
+        engine.bus.close()
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import csv
+    import json
+
+    from .analyze import analyze_file, expand_inputs, plot_timeline
+    from .audio.io import AudioLoadError
+    from .model.runtime import Classifier
+
+    files = expand_inputs(args.files)
+    if not files:
+        raise CliError("no audio files found in " + ", ".join(args.files))
+    clf = Classifier(args.model, device=args.device)
+    cfg = _engine_config(args)
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    writer = None
+    everything: list[dict] = []
+    failed = 0
+    for path in files:
+        try:
+            events, summaries = analyze_file(path, clf, cfg, split=args.split_channels)
+        except AudioLoadError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        rows = [{"file": str(path), **e.to_dict()} for e in events]
+        sums = [{"file": str(path), **s.to_dict()} for s in summaries]
+        if args.format == "jsonl":
+            for r in rows + sums:
+                out.write(json.dumps(r, separators=(",", ":")) + "\n")
+        elif args.format == "csv":
+            if writer is None:
+                writer = csv.writer(out)
+                writer.writerow(["file", "stream", "t_start", "t_end", "label", "confidence",
+                                 *clf.labels, "valence3", "arousal", "valence"])
+            for e in events:
+                writer.writerow([str(path), e.stream, e.t_start, e.t_end, e.label, e.confidence,
+                                 *[e.probs[lbl] for lbl in clf.labels],
+                                 max(e.valence3, key=e.valence3.get), e.arousal, e.valence])
+        else:
+            everything.append({"file": str(path), "events": rows, "summaries": sums})
+        out.flush()
+        if args.plot:
+            for s in summaries:
+                stream_events = [e for e in events if e.stream == s.stream]
+                png = Path(args.plot) / f"{s.stream.replace(':', '_')}.timeline.png"
+                plot_timeline(stream_events, clf.labels, png, f"{path.name}: {s.stream}", s.duration_s)
+                print(f"wrote {png}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(everything, out, indent=1)
+        out.write("\n")
+    if out is not sys.stdout:
+        out.close()
+    if failed:
+        print(f"{failed} of {len(files)} file(s) failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    try:
+        import sounddevice as sd
+    except OSError as exc:
+        raise CliError(f"audio capture unavailable ({exc}); run scripts/setup.sh") from None
+    found = 0
+    default_in = sd.default.device[0]
+    for i, d in enumerate(sd.query_devices()):
+        if d["max_input_channels"] > 0:
+            found += 1
+            mark = "*" if i == default_in else " "
+            print(f"{mark} {i:3d}  {d['name']}  ({d['max_input_channels']} ch, "
+                  f"{d['default_samplerate']:.0f} Hz)")
+    if not found:
+        print(f"no input devices; try: ser-live monitor --input {DEMO_AUDIO} --realtime")
+        return 1
+    return 0
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
+    p.add_argument("--hop", type=float, default=0.5, help="seconds between windows inside speech")
+    p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness")
+    p.add_argument("--smooth", type=float, default=1.0, metavar="ALPHA",
+                   help="EMA weight of the newest window (1 = no smoothing)")
+    p.add_argument("--split-channels", action="store_true",
+                   help="one stream per channel (e.g. agent / customer of a stereo call)")
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--manifest", help="manifest CSV (path, corpus, speaker, emotion, split, ...)")
     p.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
@@ -174,6 +317,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("monitor", help="live emotion monitoring of a microphone, file or pipe")
+    p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
+    p.add_argument("--input", metavar="FILE|-", help="read a file, or raw 16-bit PCM from stdin ('-')")
+    p.add_argument("--realtime", action="store_true", help="play --input FILE at real-time pace")
+    p.add_argument("--rate", type=int, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
+    p.add_argument("--channels", type=int, default=1, help="channels of stdin PCM or the device")
+    p.add_argument("--headless", action="store_true", help="no window: messages to stdout or --out")
+    p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
+    p.add_argument("--out", metavar="FILE", help="write messages here instead of stdout")
+    _add_engine_args(p)
+    p.set_defaults(func=cmd_monitor)
+
+    p = sub.add_parser("analyze", help="offline analysis of recordings: events, summaries, timelines")
+    p.add_argument("files", nargs="+", metavar="FILE|DIR")
+    p.add_argument("--format", choices=["jsonl", "csv", "json"], default="jsonl")
+    p.add_argument("--out", metavar="FILE", help="write results here instead of stdout")
+    p.add_argument("--plot", metavar="DIR", help="write a timeline PNG per file (and stream) here")
+    _add_engine_args(p)
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("devices", help="list audio input devices")
+    p.set_defaults(func=cmd_devices)
 
     p = sub.add_parser("corpus-report", help="plots of a corpus: counts, durations, examples")
     _add_data_args(p)

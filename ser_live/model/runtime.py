@@ -38,10 +38,10 @@ def pick_device(device: str = "auto") -> str:
 class Classifier:
     """Emotion probabilities for 2 s windows of 16 kHz mono float32 audio."""
 
-    def __init__(self, model_dir: str | Path = DEFAULT_MODEL_DIR, device: str = "auto") -> None:
+    def __init__(self, model_dir: str | Path | None = None, device: str = "auto") -> None:
         import torch
 
-        folder = Path(model_dir)
+        folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
         meta_path, model_path = folder / META_FILE, folder / MODEL_FILE
         for p in (meta_path, model_path):
             if not p.is_file():
@@ -57,6 +57,10 @@ class Classifier:
         except Exception as exc:
             raise ModelError(f"{model_path}: cannot load TorchScript model ({exc})") from None
         self._torch = torch
+        # TorchScript's profiling executor optimises on the first calls: do them now, not
+        # on the first live window
+        for _ in range(2):
+            self.predict_windows(np.zeros((1, WINDOW), dtype=np.float32))
 
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """(n, WINDOW) float32 -> (n, n_labels) probabilities."""

@@ -1,0 +1,1 @@
+"""Consumers of engine messages: JSON lines, text, and (later) websocket and UI."""
