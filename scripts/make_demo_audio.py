@@ -17,17 +17,25 @@ from pathlib import Path
 TURNS = [
     ("en+f3", 50, 165, 100, "Thank you for calling. My name is Anna. How can I help you today?"),
     ("en+m3", 45, 160, 90, "Hi. I ordered a washing machine two weeks ago, and I wanted to check when it will arrive."),
-    ("en+f3", 50, 165, 100, "Let me look that up for you. One moment please."),
+    ("en+f3", 50, 165, 100, "Of course. Could you give me your order number, please?"),
+    ("en+m3", 45, 150, 90, "Yes, it is four, seven, two, nine, one, five."),
+    ("en+f3", 50, 165, 100, "Thank you. Let me look that up for you. One moment please."),
     ("en+m3", 70, 215, 180, "I have been waiting for two weeks! Nobody called me, nobody wrote, this is absolutely unacceptable!"),
     ("en+m3", 80, 230, 200, "I took a day off work for the delivery and nobody came! I want my money back right now!"),
-    ("en+f3", 48, 160, 100, "I am very sorry about that. I can see the order here."),
+    ("en+f3", 48, 160, 100, "I am very sorry about that. I can see the order here, and I can see what went wrong."),
+    ("en+m3", 75, 220, 190, "What went wrong is that you people never answer the phone! I called three times yesterday!"),
+    ("en+f3", 48, 155, 100, "I understand how frustrating that is. The driver could not reach the address, and the order was sent back."),
     ("en+m3", 20, 105, 60, "I just needed it for my mother. She is ill, and everything is so hard at the moment."),
-    ("en+f3", 50, 160, 100, "I understand. I will arrange a delivery for tomorrow morning, free of charge."),
+    ("en+m3", 18, 100, 55, "I do not know what to do anymore. Nothing seems to work out."),
+    ("en+f3", 50, 160, 100, "I am sorry to hear that. I will arrange a delivery for tomorrow morning, free of charge."),
+    ("en+f3", 50, 160, 100, "The driver will call you thirty minutes before arriving."),
     ("en+m3", 70, 190, 130, "Oh, that is wonderful! Thank you so much, that is great news, really!"),
-    ("en+f3", 55, 170, 100, "You are welcome. Is there anything else I can do for you today?"),
+    ("en+m3", 65, 185, 120, "You have been very kind. I am sorry I shouted earlier."),
+    ("en+f3", 55, 170, 100, "No problem at all. Is there anything else I can do for you today?"),
     ("en+m3", 60, 175, 110, "No, that is all. Thanks again, have a lovely day!"),
+    ("en+f3", 55, 170, 100, "You too. Goodbye!"),
 ]
-PAUSES_S = [1.2, 0.8, 2.5, 0.6, 1.0, 0.9, 1.5, 1.0, 0.8, 0.7, 1.5]
+PAUSES_S = [1.2, 0.8, 1.0, 2.5, 1.5, 0.6, 1.0, 0.7, 0.9, 1.5, 0.8, 1.0, 0.6, 1.2, 0.8, 1.0, 0.7, 0.8, 2.0]
 
 
 def main() -> None:

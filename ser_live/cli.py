@@ -119,19 +119,22 @@ DEMO_AUDIO = Path(__file__).resolve().parent.parent / "assets" / "demo_call.wav"
 def _engine_config(args: argparse.Namespace):
     from .engine import EngineConfig
 
-    return EngineConfig(hop_s=args.hop, vad_aggressiveness=args.vad, smoothing=args.smooth)
+    return EngineConfig(hop_s=args.hop, vad_aggressiveness=args.vad, vad_frame_ms=args.vad_frame_ms,
+                        smoothing=args.smooth)
 
 
 def _open_sources(args: argparse.Namespace) -> list:
     """The sources `monitor` reads: --input FILE | - | the input device."""
+    names = args.stream_names.split(",") if args.stream_names else None
     if args.input == "-":
         from .audio.sources import StdinSource
 
-        return [StdinSource(rate=args.rate or 16000, channels=args.channels, split=args.split_channels)]
+        return [StdinSource(rate=args.rate or 16000, channels=args.channels, split=args.split_channels,
+                            names=names)]
     if args.input:
         from .audio.sources import FileSource
 
-        return [FileSource(args.input, realtime=args.realtime, split=args.split_channels)]
+        return [FileSource(args.input, realtime=args.realtime, split=args.split_channels, names=names)]
     try:
         from .audio.sources import MicSource
         import sounddevice as sd
@@ -144,7 +147,8 @@ def _open_sources(args: argparse.Namespace) -> list:
         except (ValueError, sd.PortAudioError):
             raise CliError(f"no input device found; for the bundled demo call run: "
                            f"ser-live monitor --input {DEMO_AUDIO} --realtime") from None
-    return [MicSource(device, channels=args.channels, split=args.split_channels, rate=args.rate)]
+    return [MicSource(device, channels=args.channels, split=args.split_channels, rate=args.rate,
+                      names=names)]
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
@@ -155,7 +159,8 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .sinks.jsonl import JsonlSink, TextSink
 
     sources = _open_sources(args)
-    engine = Engine(sources, Classifier(args.model, device=args.device), _engine_config(args))
+    engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
+                    _engine_config(args))
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     sink = JsonlSink(out) if args.format == "jsonl" else TextSink(out)
     engine.bus.attach(sink, name="output")
@@ -180,7 +185,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     files = expand_inputs(args.files)
     if not files:
         raise CliError("no audio files found in " + ", ".join(args.files))
-    clf = Classifier(args.model, device=args.device)
+    clf = Classifier(args.model, device=args.device, threads=args.threads)
     cfg = _engine_config(args)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
     writer = None
@@ -248,8 +253,10 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model")
     p.add_argument("--hop", type=float, default=0.5, help="seconds between windows inside speech")
     p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness")
+    p.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30], help="VAD frame length")
     p.add_argument("--smooth", type=float, default=1.0, metavar="ALPHA",
                    help="EMA weight of the newest window (1 = no smoothing)")
     p.add_argument("--split-channels", action="store_true",
@@ -325,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
     p.add_argument("--channels", type=int, default=1, help="channels of stdin PCM or the device")
     p.add_argument("--headless", action="store_true", help="no window: messages to stdout or --out")
+    p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
     p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     p.add_argument("--out", metavar="FILE", help="write messages here instead of stdout")
     _add_engine_args(p)

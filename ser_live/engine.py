@@ -44,10 +44,12 @@ class WindowClassifier(Protocol):
 class EngineConfig:
     hop_s: float = DEFAULT_HOP_S
     vad_aggressiveness: int = 2
+    vad_frame_ms: int = 30
     smoothing: float = 1.0        # EMA weight of the newest window; 1 = off
     status_interval_s: float = 0.5
     max_batch: int = 64
     min_speech_s: float = 0.25
+    max_pending: int = 128        # windows waiting for the classifier before the engine waits
 
 
 @dataclass
@@ -61,7 +63,7 @@ class _StreamState:
     """Per-stream gate, windower and status bookkeeping (engine thread only)."""
 
     def __init__(self, stream: str, cfg: EngineConfig) -> None:
-        self.gate = SpeechGate(cfg.vad_aggressiveness)
+        self.gate = SpeechGate(cfg.vad_aggressiveness, cfg.vad_frame_ms)
         self.windower = Windower(stream, cfg.hop_s, cfg.min_speech_s)
         self.samples = 0
         self.next_status = 0
@@ -83,7 +85,9 @@ class Engine:
             raise ValueError(f"duplicate stream ids: {self.streams}")
         self.summaries: dict = {}
         self._states = {s: _StreamState(s, cfg) for s in self.streams}
-        self._queue: queue.Queue = queue.Queue()
+        # bounded: a source read faster than the model runs (offline analysis) must wait for
+        # the classifier instead of piling up windows (128 KB each) without limit
+        self._queue: queue.Queue = queue.Queue(maxsize=max(cfg.max_pending, cfg.max_batch))
         self._stop = threading.Event()
         self._done = threading.Event()
         self._status_every = int(cfg.status_interval_s * SAMPLE_RATE)
@@ -152,20 +156,21 @@ class Engine:
             for src in self.sources:
                 src.stop()
         finally:
-            self._queue.put(None)
+            self._put(None)
+
+    def _put(self, item: object) -> None:
+        """Queue for the classifier, waiting while it is behind (never once it has stopped)."""
+        while not self._done.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _process(self, stream: str, chunk: np.ndarray, src: Source) -> None:
         st = self._states[stream]
-        now = time.monotonic()
         out = st.gate.push(chunk)
-        windows: list[Window] = []
-        for seg in out.segments:
-            if isinstance(seg, SpeechEnd):
-                windows += st.windower.end(seg.end, now)
-            else:
-                windows += st.windower.push(seg.start, seg.audio, now)
-        for w in windows:
-            self._queue.put(w)
+        self._dispatch(st, out.segments)
         st.samples += len(chunk)
         st.level_db = max(st.level_db, out.level_db)
         if st.samples >= st.next_status:
@@ -176,15 +181,20 @@ class Engine:
                                     error=src.error))
             st.level_db = -120.0
 
-    def _finish(self, src: Source) -> None:
+    def _dispatch(self, st: _StreamState, segments: list) -> None:
+        """Gate output -> windower -> classifier queue, in stream order."""
         now = time.monotonic()
+        for seg in segments:
+            windows = (st.windower.end(seg.end, now) if isinstance(seg, SpeechEnd)
+                       else st.windower.push(seg.start, seg.audio, now))
+            for w in windows:
+                self._put(w)
+
+    def _finish(self, src: Source) -> None:
         for stream in src.streams:
             st = self._states[stream]
-            for seg in st.gate.flush().segments:
-                if isinstance(seg, SpeechEnd):
-                    for w in st.windower.end(seg.end, now):
-                        self._queue.put(w)
-            self._queue.put(_StreamEnd(stream, st.samples / SAMPLE_RATE, src.overruns))
+            self._dispatch(st, st.gate.flush().segments)
+            self._put(_StreamEnd(stream, st.samples / SAMPLE_RATE, src.overruns))
 
     # ---- classifier worker ---------------------------------------------------------------
     def _run_worker(self) -> None:

@@ -77,8 +77,10 @@ class LogMel(nn.Module):
                               center=True, pad_mode="constant", return_complex=True)
             power = spec.real.square() + spec.imag.square()
         mel = torch.matmul(self.mel_fb, power)
-        logmel = torch.log(mel + 1e-10)
-        peak = logmel.amax(dim=(1, 2), keepdim=True)
+        # an epsilon far below any real signal keeps quiet input exactly gain-invariant; the
+        # clamped peak makes an all-zero window (a muted line) read as the silence floor
+        logmel = torch.log(mel + 1e-30)
+        peak = logmel.amax(dim=(1, 2), keepdim=True).clamp_min(-46.0)  # ln(1e-20)
         return torch.clamp(logmel - peak, min=-self.floor)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:

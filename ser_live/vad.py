@@ -1,53 +1,38 @@
 """WebRTC voice activity detection: where the speech is, offline (`trim_to_speech`) and live
 (`SpeechGate`).
 
-`trim_to_speech` cuts a recorded clip to its speech with the same detector and padding as the
-live gate, so training clips look like the windows the live engine will feed the model
-(acted corpora carry up to a second of silence around each sentence).
+`trim_to_speech` cuts a recorded clip to its speech with the live gate itself, so training
+clips look like the windows the live engine will feed the model (acted corpora carry up to a
+second of silence around each sentence).
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .audio.io import SAMPLE_RATE
 
-FRAME_MS = 30
-FRAME = SAMPLE_RATE * FRAME_MS // 1000
-
-
 def to_pcm16(audio: np.ndarray) -> bytes:
     """float32 [-1, 1] -> little-endian 16-bit PCM bytes, as webrtcvad wants them."""
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
-def speech_flags(audio: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
-    """One boolean per 30 ms frame: does webrtcvad hear speech in it?"""
-    import webrtcvad
+def trim_to_speech(audio: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
+    """`audio` from the start of its first utterance to the end of its last, as the live
+    `SpeechGate` finds them (same detector, hysteresis and padding).
 
-    vad = webrtcvad.Vad(aggressiveness)
-    n = len(audio) // FRAME
-    pcm = to_pcm16(audio[: n * FRAME])
-    step = FRAME * 2
-    return np.array([vad.is_speech(pcm[i * step:(i + 1) * step], SAMPLE_RATE) for i in range(n)],
-                    dtype=bool)
-
-
-def trim_to_speech(audio: np.ndarray, aggressiveness: int = 2, pad_s: float = 0.2) -> np.ndarray:
-    """`audio` from its first to its last speech frame, `pad_s` of margin each side.
-
-    A clip in which the detector hears no speech at all is returned whole: better a window of
+    A clip in which the gate hears no speech at all is returned whole: better a window of
     doubtful audio than a silently dropped clip.
     """
-    flags = speech_flags(audio, aggressiveness)
-    idx = np.flatnonzero(flags)
-    if idx.size == 0:
+    gate = SpeechGate(aggressiveness)
+    segments = gate.push(audio).segments + gate.flush().segments
+    starts = [s.start for s in segments if isinstance(s, SpeechPiece)]
+    ends = [s.end for s in segments if isinstance(s, SpeechEnd)]
+    if not starts or not ends:
         return audio
-    pad = int(pad_s * SAMPLE_RATE)
-    lo = max(0, idx[0] * FRAME - pad)
-    hi = min(len(audio), (idx[-1] + 1) * FRAME + pad)
-    return audio[lo:hi]
+    return audio[starts[0]:ends[-1]]
 
 
 @dataclass
@@ -77,15 +62,18 @@ class GateOutput:
 class SpeechGate:
     """Streaming speech gate over webrtcvad frames, with hysteresis and padding.
 
-    An utterance starts when `trigger` of the last `ring` frames are voiced, and its audio
+    An utterance starts when `onset_ratio` of the frames in the last `onset_ms` are voiced, and its audio
     begins `pre_roll_ms` before the first of them, so onsets are not clipped. It ends after
     `hangover_ms` without a voiced frame, so the pauses between words and phrases do not cut
-    it; its audio runs `post_pad_ms` past the last voiced frame. One gate per stream:
+    it; its audio runs `post_pad_ms` past the last voiced frame. Unvoiced frames inside an
+    utterance are held back until voice resumes (then sent) or the hangover runs out (then cut
+    at the post-pad), so the pieces of an utterance are exactly the audio from its start to
+    its `SpeechEnd` and windows never reach into the silence after it. One gate per stream:
     webrtcvad keeps state between calls; `reset` starts over.
     """
 
-    def __init__(self, aggressiveness: int = 2, frame_ms: int = 30, ring: int = 8,
-                 trigger: int = 6, hangover_ms: int = 450, pre_roll_ms: int = 240,
+    def __init__(self, aggressiveness: int = 2, frame_ms: int = 30, onset_ms: int = 240,
+                 onset_ratio: float = 0.75, hangover_ms: int = 450, pre_roll_ms: int = 240,
                  post_pad_ms: int = 150) -> None:
         import webrtcvad
 
@@ -95,7 +83,8 @@ class SpeechGate:
             raise ValueError("VAD aggressiveness is 0..3")
         self._vad = webrtcvad.Vad(aggressiveness)
         self.frame = SAMPLE_RATE * frame_ms // 1000
-        self.ring, self.trigger = ring, trigger
+        self.ring = max(1, onset_ms // frame_ms)
+        self.trigger = max(1, int(np.ceil(onset_ratio * self.ring)))
         self.hangover = SAMPLE_RATE * hangover_ms // 1000
         self.pre_roll = SAMPLE_RATE * pre_roll_ms // 1000
         self.post_pad = SAMPLE_RATE * post_pad_ms // 1000
@@ -104,8 +93,11 @@ class SpeechGate:
     def reset(self) -> None:
         self._pending = np.zeros(0, dtype=np.float32)
         self._pos = 0                      # stream index of the first pending sample
-        self._flags: list[bool] = []       # last `ring` frame decisions
-        self._history = np.zeros(0, dtype=np.float32)  # recent audio, for the pre-roll
+        self._flags: deque[bool] = deque(maxlen=self.ring)  # last `ring` frame decisions
+        # recent frames while no utterance is open, for the pre-roll
+        self._history: deque[np.ndarray] = deque(maxlen=self.ring + -(-self.pre_roll // self.frame))
+        self._held: list[np.ndarray] = []  # unvoiced frames of an open utterance, not yet sent
+        self._held_start = 0
         self.triggered = False
         self._last_voiced_end = 0
 
@@ -113,46 +105,92 @@ class SpeechGate:
         """Feed 16 kHz mono float32 of any length; returns the speech found so far."""
         out = GateOutput()
         if len(audio):
-            rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+            rms = float(np.sqrt(np.dot(audio, audio) / len(audio)))
             out.level_db = 20.0 * np.log10(max(rms, 1e-6))
         buf = np.concatenate([self._pending, audio]) if len(self._pending) else audio
         n = len(buf) // self.frame
+        pcm = to_pcm16(buf[:n * self.frame])  # one conversion per push, not per frame
+        step = 2 * self.frame
         for i in range(n):
-            frame = buf[i * self.frame:(i + 1) * self.frame]
-            start = self._pos + i * self.frame
-            self._step(frame, start, out)
+            self._step(buf[i * self.frame:(i + 1) * self.frame], pcm[i * step:(i + 1) * step],
+                       self._pos + i * self.frame, out)
         self._pending = buf[n * self.frame:].copy()
         self._pos += n * self.frame
         out.speech = self.triggered
+        out.segments = _merge_pieces(out.segments)
         return out
 
-    def _step(self, frame: np.ndarray, start: int, out: GateOutput) -> None:
-        voiced = self._vad.is_speech(to_pcm16(frame), SAMPLE_RATE)
+    def _step(self, frame: np.ndarray, pcm: bytes, start: int, out: GateOutput) -> None:
+        voiced = self._vad.is_speech(pcm, SAMPLE_RATE)
         self._flags.append(voiced)
-        if len(self._flags) > self.ring:
-            self._flags.pop(0)
         end = start + self.frame
         if voiced:
             self._last_voiced_end = end
         if not self.triggered:
-            self._history = np.concatenate([self._history, frame])[-(self.pre_roll + self.ring * self.frame):]
+            self._history.append(frame)
             if sum(self._flags) >= self.trigger:
                 self.triggered = True
-                first_voiced = end - self.frame * (len(self._flags) - self._flags.index(True))
-                begin = max(first_voiced - self.pre_roll, end - len(self._history))
-                out.segments.append(SpeechPiece(begin, self._history[len(self._history) - (end - begin):].copy()))
-                self._history = np.zeros(0, dtype=np.float32)
-        else:
+                flags = list(self._flags)
+                first_voiced = end - self.frame * (len(flags) - flags.index(True))
+                history = np.concatenate(self._history)
+                begin = max(first_voiced - self.pre_roll, end - len(history))
+                out.segments.append(SpeechPiece(begin, history[len(history) - (end - begin):]))
+                self._history.clear()
+        elif voiced:
+            self._release(out)
             out.segments.append(SpeechPiece(start, frame.copy()))
+        else:
+            if not self._held:
+                self._held_start = start
+            self._held.append(frame.copy())
             if end - self._last_voiced_end >= self.hangover:
                 self.triggered = False
-                out.segments.append(SpeechEnd(min(end, self._last_voiced_end + self.post_pad)))
+                stop = min(end, self._last_voiced_end + self.post_pad)
+                self._release(out, stop)
+                out.segments.append(SpeechEnd(stop))
                 self._flags.clear()
+
+    def _release(self, out: GateOutput, stop: int | None = None) -> None:
+        """Send the held frames (up to stream index `stop`, all by default)."""
+        if not self._held:
+            return
+        audio = np.concatenate(self._held)
+        if stop is not None:
+            audio = audio[:max(0, stop - self._held_start)]
+        if len(audio):
+            out.segments.append(SpeechPiece(self._held_start, audio))
+        self._held = []
 
     def flush(self) -> GateOutput:
         """End of stream: close an open utterance."""
         out = GateOutput(speech=False)
         if self.triggered:
             self.triggered = False
-            out.segments.append(SpeechEnd(min(self._pos, self._last_voiced_end + self.post_pad)))
+            stop = min(self._pos, self._last_voiced_end + self.post_pad)
+            self._release(out, stop)
+            out.segments.append(SpeechEnd(stop))
         return out
+
+
+def _merge_pieces(segments: list[SpeechPiece | SpeechEnd]) -> list[SpeechPiece | SpeechEnd]:
+    """Join runs of contiguous pieces, so a long push hands on a few arrays, not one per frame."""
+    out: list[SpeechPiece | SpeechEnd] = []
+    run: list[SpeechPiece] = []
+
+    def close_run() -> None:
+        if run:
+            out.append(SpeechPiece(run[0].start, np.concatenate([p.audio for p in run])
+                                   if len(run) > 1 else run[0].audio))
+            run.clear()
+
+    for seg in segments:
+        if isinstance(seg, SpeechPiece) and (not run or run[-1].start + len(run[-1].audio) == seg.start):
+            run.append(seg)
+        else:
+            close_run()
+            if isinstance(seg, SpeechPiece):
+                run.append(seg)
+            else:
+                out.append(seg)
+    close_run()
+    return out

@@ -87,17 +87,47 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
+def run_ser_live(*args: object, cwd: Path, cache_dir: Path, timeout: float = 180) -> CliResult:
+    """The installed `ser-live` entry point in a subprocess, with its own clip cache."""
+    env = {**os.environ, "SER_LIVE_CACHE": str(cache_dir), "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(SER_LIVE), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
+
+
+@pytest.fixture(scope="session")
+def ser_live():
+    """`ser_live(*args, cwd=..., cache_dir=...)`: run the real CLI in a subprocess."""
+    return run_ser_live
+
+
 @pytest.fixture
 def cli(cache_dir: Path, tmp_path: Path):
-    """Run the installed `ser-live` entry point in a subprocess (cwd = tmp_path)."""
+    """`cli(*args)`: run the real CLI in a subprocess, cwd = tmp_path, private cache."""
 
-    def run(*args: str, timeout: float = 120, cwd: Path | None = None) -> CliResult:
-        env = {**os.environ, "SER_LIVE_CACHE": str(cache_dir), "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-        t0 = time.perf_counter()
-        proc = subprocess.run([str(SER_LIVE), *map(str, args)], cwd=cwd or tmp_path, env=env,
-                              capture_output=True, text=True, timeout=timeout)
-        return CliResult(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - t0)
+    def run(*args: object, timeout: float = 180) -> CliResult:
+        return run_ser_live(*args, cwd=tmp_path, cache_dir=cache_dir, timeout=timeout)
 
     return run
 
+
+@pytest.fixture(scope="session")
+def synth_corpus(tmp_path_factory: pytest.TempPathFactory, espeak) -> Path:
+    """manifest.csv of a learnable espeak corpus: neutral / sad / angry as prosody, voices as
+    speakers, 4 sentences each (144 train, 36 test clips). Extra rows: 2 'happy' clips per test
+    voice (a label a model trained here does not know) and one corrupt training file."""
+    root = tmp_path_factory.mktemp("synth-corpus")
+    extra = []
+    for voice in synth.TEST_VOICES:
+        for k in range(2):
+            rel = f"happy/{voice.replace('+', '_')}-{k}.wav"
+            synth.write_wav(root / rel, 0.25 * synth.synth_emotion(synth.SENTENCES[k], "happy", voice))
+            extra.append({"path": rel, "corpus": "synth", "speaker": f"synth-{voice.replace('+', '_')}",
+                          "emotion": "happy", "split": "test"})
+    (root / "broken.wav").write_text("not audio\n")
+    extra.append({"path": "broken.wav", "corpus": "synth", "speaker": "synth-en", "emotion": "sad",
+                  "split": "train"})
+    speakers = {**{v: "train" for v in synth.TRAIN_VOICES}, **{v: "test" for v in synth.TEST_VOICES}}
+    return synth.make_corpus(root, speakers, synth.CORPUS_EMOTIONS, synth.SENTENCES[:4], extra=extra)

@@ -7,7 +7,7 @@ import pytest
 import synth
 from ser_live.labels import (CIRCUMPLEX, COLORS, LABELS, VALENCE3, UnknownLabelError,
                              arousal_valence, derived_views, normalize_label, valence3)
-from ser_live.vad import FRAME, speech_flags, trim_to_speech
+from ser_live.vad import trim_to_speech
 from ser_live.windows import WINDOW, clip_windows, cut_window, window_starts
 
 SR = 16_000
@@ -109,16 +109,6 @@ def test_trim_to_speech_keeps_a_clip_without_speech(noise: float) -> None:
     quiet = noise * np.random.default_rng(1).standard_normal(3 * SR).astype(np.float32)
     out = trim_to_speech(quiet)
     assert len(out) == len(quiet) and np.array_equal(out, quiet)
-
-
-def test_speech_flags_find_the_speech(speech: np.ndarray) -> None:
-    clip = synth.pad(speech, 1.0, 1.0)
-    flags = speech_flags(clip)
-    assert len(flags) == len(clip) // FRAME
-    t = (np.arange(len(flags)) + 0.5) * FRAME / SR
-    assert not flags[t < 0.7].any() and not flags[t > 1.3 + len(speech) / SR].any()
-    inside = flags[(t > 1.0) & (t < 1.0 + len(speech) / SR)]
-    assert inside.mean() > 0.5
 
 
 # --- labels ----------------------------------------------------------------------------

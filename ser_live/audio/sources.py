@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Sequence
 
 import numpy as np
 
@@ -44,16 +44,24 @@ class Converter:
                 for rs, c in zip(self._rs, cols)]
 
 
-def stream_names(base: str, channels: int, split: bool) -> list[str]:
-    """Stream ids: `base`, or `base:ch0`, `base:ch1`... when channels are split."""
-    return [f"{base}:ch{c}" for c in range(channels)] if split and channels > 1 else [base]
+def stream_names(base: str, channels: int, split: bool,
+                 names: Sequence[str] | None = None) -> list[str]:
+    """Stream ids: `names` if given (one per stream, e.g. agent, customer), else `base`, or
+    `base:ch0`, `base:ch1`... when channels are split."""
+    default = [f"{base}:ch{c}" for c in range(channels)] if split and channels > 1 else [base]
+    if names:
+        if len(names) != len(default):
+            raise SourceError(f"--stream-names: {len(names)} name(s) given for {len(default)} stream(s)")
+        return list(names)
+    return default
 
 
 class FileSource:
     """An audio file, decoded block by block; `realtime` paces it like a live capture."""
 
     def __init__(self, path: str | Path, realtime: bool = False, split: bool = False,
-                 block_s: float = 0.02, name: str | None = None) -> None:
+                 block_s: float = 0.02, name: str | None = None,
+                 names: Sequence[str] | None = None) -> None:
         import soundfile as sf
 
         self.path = Path(path)
@@ -69,7 +77,7 @@ class FileSource:
         self.rate, self.channels = self._file.samplerate, self._file.channels
         self.realtime = realtime
         self.block = max(1, int(block_s * self.rate)) if realtime else self.rate  # 1 s when fast
-        self.streams = stream_names(name or self.path.name, self.channels, split)
+        self.streams = stream_names(name or self.path.name, self.channels, split, names)
         self._convert = Converter(self.rate, self.channels, split)
         self.overruns = 0
         self.error: str | None = None
@@ -108,15 +116,17 @@ class StdinSource:
     """Raw little-endian 16-bit PCM on a pipe (telephony bridges, `ffmpeg -f s16le -`)."""
 
     def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1, split: bool = False,
-                 stream: BinaryIO | None = None, name: str = "stdin") -> None:
+                 stream: BinaryIO | None = None, name: str = "stdin",
+                 names: Sequence[str] | None = None) -> None:
         self.rate, self.channels = rate, channels
-        self.streams = stream_names(name, channels, split)
+        self.streams = stream_names(name, channels, split, names)
         self._convert = Converter(rate, channels, split)
         self._in = stream if stream is not None else sys.stdin.buffer
         self.ring = RingBuffer(rate * 30, channels)
         self.overruns = 0
         self.error: str | None = None
         self._done = threading.Event()
+        self._flushed = False
         self._thread = threading.Thread(target=self._pump, name="stdin-reader", daemon=True)
 
     def _pump(self) -> None:
@@ -139,10 +149,12 @@ class StdinSource:
         self._thread.start()
 
     def read(self) -> list[np.ndarray] | None:
-        finished = self._done.is_set()
-        data = self.ring.read()
-        if finished and len(data) == 0:
+        if self._flushed:
             return None
+        finished = self._done.is_set()  # before the read: then the ring holds everything
+        data = self.ring.read()
+        if finished:  # the last call: flush the resampler's tail too
+            self._flushed = True
         return self._convert(data, last=finished)
 
     def stop(self) -> None:
@@ -158,7 +170,7 @@ class MicSource:
 
     def __init__(self, device: str | int | None = None, channels: int = 1, split: bool = False,
                  rate: int | None = None, ring_s: float = 20.0, retry_s: float = 2.0,
-                 name: str = "mic") -> None:
+                 name: str = "mic", names: Sequence[str] | None = None) -> None:
         import sounddevice as sd
 
         self._sd = sd
@@ -170,7 +182,7 @@ class MicSource:
         self.device_name = info["name"]
         self.rate = int(rate or info["default_samplerate"])
         self.channels = channels
-        self.streams = stream_names(name, channels, split)
+        self.streams = stream_names(name, channels, split, names)
         self._convert = Converter(self.rate, channels, split)
         self.ring = RingBuffer(int(ring_s * self.rate), channels)
         self.retry_s = retry_s

@@ -38,8 +38,14 @@ def pick_device(device: str = "auto") -> str:
 class Classifier:
     """Emotion probabilities for 2 s windows of 16 kHz mono float32 audio."""
 
-    def __init__(self, model_dir: str | Path | None = None, device: str = "auto") -> None:
+    def __init__(self, model_dir: str | Path | None = None, device: str = "auto",
+                 threads: int | None = None) -> None:
+        """`threads` sets torch's CPU threads for the process; one is fastest for the small
+        batches of live monitoring on a machine that also runs capture and VAD."""
         import torch
+
+        if threads:
+            torch.set_num_threads(threads)
 
         folder = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
         meta_path, model_path = folder / META_FILE, folder / MODEL_FILE

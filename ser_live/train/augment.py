@@ -114,7 +114,10 @@ class WaveAugment:
             x = mix_at_snr(x, noise, rng.uniform(*cfg.snr_db))
         if rng.random() < cfg.p_telephone:
             x = telephone(x)
-        x = x * 10.0 ** (rng.uniform(-cfg.gain_db, cfg.gain_db) / 20.0)
+        # gain up to the point of clipping: level itself is normalised away by the features,
+        # but quantisation and the noise floor's relation to it are not
+        headroom_db = -20.0 * np.log10(float(np.max(np.abs(x))) + 1e-9)
+        x = x * 10.0 ** (rng.uniform(-cfg.gain_db, min(cfg.gain_db, headroom_db)) / 20.0)
         return np.clip(x, -1.0, 1.0).astype(np.float32), pitch
 
 

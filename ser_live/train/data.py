@@ -125,7 +125,7 @@ class AudioCache:
     skipped, and counted in `failed`.
     """
 
-    VERSION = 1
+    VERSION = 2  # 2: clips trimmed by the live SpeechGate
 
     def __init__(self, records: Sequence[ClipRecord], cache_dir: Path | None = None,
                  progress: bool = True) -> None:

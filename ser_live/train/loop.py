@@ -221,7 +221,8 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
               f"val UA {row['val_ua']:.3f}  WA {row['val_wa']:.3f}  ({row['seconds']:.0f} s)")
         ckpt = {"model": model.state_dict(), "epoch": epoch, "val": val, **meta}
         torch.save(ckpt, out / "last.pt")
-        if val["ua"] > best_ua:
+        if not len(va_idx) or val["ua"] > best_ua:
+            # with no validation speakers (e.g. only TESS) the latest epoch is the best guess
             best_ua, best, stale = val["ua"], row, 0
             torch.save(ckpt, out / "best.pt")
         else:

@@ -1,0 +1,114 @@
+"""The `ser-live` command line: instant help, and bad input as one line with exit status 2."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import synth
+
+HEAVY = ("torch", "librosa", "matplotlib", "sklearn", "scipy")
+
+PROBE = r"""
+import json, sys
+from ser_live.cli import build_parser
+parser = build_parser()
+for argv in (["train", "--help"], ["evaluate", "--help"], ["export", "--help"]):
+    try:
+        parser.parse_args(argv)
+    except SystemExit:
+        pass
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in %r)))
+""" % (HEAVY,)
+
+
+def test_help_is_instant(cli) -> None:
+    runs = [cli("--help") for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, str(r)
+        assert "usage: ser-live" in r.stdout
+        for command in ("train", "export", "evaluate", "corpus-report"):
+            assert command in r.stdout
+    fastest = min(r.seconds for r in runs)  # the faster of two: the machine is shared
+    assert fastest < 1.0, f"ser-live --help took {fastest:.2f} s"
+
+
+def test_building_the_parser_imports_nothing_heavy(tmp_path: Path) -> None:
+    """In a fresh interpreter: the parser and every sub-command's --help leave torch & co. unloaded."""
+    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_version(cli) -> None:
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("ser-live "), str(r)
+
+
+def test_no_command_is_a_usage_error(cli) -> None:
+    r = cli()
+    assert r.returncode == 2 and "usage:" in r.stderr
+
+
+def assert_one_line_error(r, *needles: str) -> None:
+    assert r.returncode == 2, str(r)
+    assert "Traceback" not in r.stderr, str(r)
+    lines = r.error_lines()
+    assert len(lines) == 1, str(r)
+    for n in needles:
+        assert n in lines[0], str(r)
+
+
+def test_train_missing_manifest(cli, tmp_path: Path) -> None:
+    r = cli("train", "--manifest", "nowhere/missing.csv", "--out", "run", "--no-progress")
+    assert_one_line_error(r, "missing.csv")
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_without_data(cli) -> None:
+    r = cli("train", "--out", "run")
+    assert_one_line_error(r, "--manifest")
+
+
+def test_train_bad_manifest_label(cli, tmp_path: Path) -> None:
+    m = synth.write_manifest(tmp_path / "m.csv", [
+        {"path": "a.wav", "corpus": "c", "speaker": "s", "emotion": "angry", "split": "train"},
+        {"path": "b.wav", "corpus": "c", "speaker": "s", "emotion": "grumpy", "split": "train"},
+    ])
+    r = cli("train", "--manifest", m, "--out", "run")
+    assert_one_line_error(r, "m.csv:3", "grumpy")
+
+
+def test_train_missing_corpus_folder(cli) -> None:
+    r = cli("train", "--data", "no/such/corpus", "--out", "run")
+    assert_one_line_error(r, "no/such/corpus")
+
+
+def test_evaluate_missing_model_folder(cli, tmp_path: Path) -> None:
+    m = synth.write_manifest(tmp_path / "m.csv", [
+        {"path": "a.wav", "corpus": "c", "speaker": "s", "emotion": "angry", "split": "test"}])
+    r = cli("evaluate", "--manifest", m, "--model", "no-model-here", "--out", "rep.json")
+    assert_one_line_error(r, "no-model-here")
+    assert not (tmp_path / "rep.json").exists()
+
+
+def test_evaluate_missing_manifest(cli) -> None:
+    r = cli("evaluate", "--manifest", "gone.csv", "--model", "x", "--out", "rep.json")
+    assert_one_line_error(r, "gone.csv")
+
+
+def test_export_missing_checkpoint(cli, tmp_path: Path) -> None:
+    r = cli("export", "runs/none/best.pt", "--out", "model")
+    assert_one_line_error(r, "best.pt")
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("argv", [["train", "--epochs", "many"], ["evaluate", "--corrupt", "fire"],
+                                  ["frobnicate"]])
+def test_argument_errors(cli, argv: list[str]) -> None:
+    r = cli(*argv)
+    assert r.returncode == 2 and "usage:" in r.stderr and "Traceback" not in r.stderr

@@ -1,0 +1,176 @@
+"""End to end through the real CLI: train on a tiny espeak corpus, export, run the exported file
+without the package, evaluate on held-out voices. Plus the shipped model, when there is one.
+
+The corpus (see conftest.synth_corpus) realises neutral / sad / angry as clearly different
+prosody and uses espeak voices as speakers, so a few hundred augmented training windows are
+enough for the model to beat chance by a wide margin on voices it never heard.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synth import CORPUS_EMOTIONS, TEST_VOICES, TRAIN_VOICES
+
+EPOCHS = 8
+SAMPLES_PER_EPOCH = 256
+N_TEST = len(TEST_VOICES) * len(CORPUS_EMOTIONS) * 4  # 4 sentences per voice and emotion
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, synth_corpus: Path, ser_live) -> dict:
+    """One training run and its export, shared by the tests below."""
+    work = tmp_path_factory.mktemp("e2e")
+    cache = work / "cache"
+    train = ser_live("train", "--manifest", synth_corpus, "--out", work / "run",
+                     "--epochs", EPOCHS, "--samples-per-epoch", SAMPLES_PER_EPOCH,
+                     "--batch-size", 16, "--lr", 3e-3, "--seed", 0,
+                     "--threads", 1, "--workers", 0, "--no-progress",
+                     cwd=work, cache_dir=cache, timeout=300)
+    assert train.returncode == 0, str(train)
+    export = ser_live("export", work / "run" / "best.pt", "--out", work / "model",
+                      cwd=work, cache_dir=cache)
+    assert export.returncode == 0, str(export)
+    return {"work": work, "cache": cache, "run": work / "run", "model": work / "model",
+            "train": train, "export": export, "manifest": synth_corpus}
+
+
+def test_training_run(trained: dict) -> None:
+    import torch
+
+    run, out = trained["run"], trained["train"].stdout
+    for name in ("best.pt", "last.pt", "history.json", "curves.png"):
+        assert (run / name).is_file(), name
+    assert "skipped 1 unreadable file" in out, out
+    assert "broken.wav" in trained["train"].stderr
+    history = json.loads((run / "history.json").read_text())
+    assert 1 <= len(history) <= EPOCHS
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    ckpt = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
+    assert ckpt["labels"] == ["neutral", "sad", "angry"]  # the unified order, present labels only
+    train_spk, val_spk = set(ckpt["train_speakers"]), set(ckpt["val_speakers"])
+    assert val_spk and not train_spk & val_spk
+    assert len(train_spk | val_spk) == len(TRAIN_VOICES)
+    assert not {f"synth-{v.replace('+', '_')}" for v in TEST_VOICES} & (train_spk | val_spk)
+    assert ckpt["val"]["ua"] == max(row["val_ua"] for row in history)
+
+
+def test_exported_folder(trained: dict) -> None:
+    model = trained["model"]
+    assert {p.name for p in model.iterdir()} >= {"model.pt", "model.json", "README.md"}
+    meta = json.loads((model / "model.json").read_text())
+    assert meta["labels"] == ["neutral", "sad", "angry"]
+    assert meta["input"]["sample_rate"] == 16000 and meta["input"]["window_samples"] == 32000
+    assert meta["output"]["kind"] == "probabilities"
+    assert set(meta["colors"]) == set(meta["labels"])
+
+
+CHECK = r"""
+import json, sys
+sys.modules["ser_live"] = None  # any import of the package now fails
+import torch
+m = torch.jit.load(sys.argv[1], map_location="cpu").eval()
+t = torch.linspace(0, 2, 32000)
+x = torch.stack([0.3 * torch.sin(2 * 3.14159 * 180 * t) * (t < 1.2), 0.05 * torch.randn(32000)])
+with torch.inference_mode():
+    p = m(x)
+print(json.dumps({"shape": list(p.shape), "probs": p.tolist(),
+                  "ser_live_imported": any(k.startswith("ser_live.") for k in sys.modules)}))
+"""
+
+
+def test_exported_model_runs_without_the_package(trained: dict, tmp_path: Path) -> None:
+    """`torch.jit.load` alone runs the shipped file: features, network and softmax inside."""
+    proc = subprocess.run([sys.executable, "-I", "-c", CHECK, str(trained["model"] / "model.pt")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["shape"] == [2, 3] and not got["ser_live_imported"]
+    probs = np.array(got["probs"])
+    assert np.all(probs >= 0) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_classifier_on_exported_model(trained: dict, speech: np.ndarray) -> None:
+    from ser_live.model.runtime import Classifier
+
+    clf = Classifier(trained["model"], device="cpu")
+    assert clf.labels == ["neutral", "sad", "angry"]
+    p = clf.predict_clip(np.concatenate([speech, speech]))
+    assert p.shape == (3,) and p.sum() == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError):
+        clf.predict_windows(np.zeros((1, 16000), np.float32))
+
+
+def test_evaluate(trained: dict, ser_live) -> None:
+    report_path = trained["work"] / "eval" / "report.json"
+    res = ser_live("evaluate", "--manifest", trained["manifest"], "--split", "test",
+                   "--model", trained["model"], "--out", report_path, "--device", "cpu",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 0, str(res)
+    rep = json.loads(report_path.read_text())
+    for key in ("ua", "wa", "macro_f1", "labels", "confusion", "n", "per_class"):
+        assert key in rep, key
+    assert rep["labels"] == ["neutral", "sad", "angry"]
+    assert rep["n"] == N_TEST and np.array(rep["confusion"]).sum() == N_TEST
+    assert np.array(rep["confusion"]).shape == (3, 3)
+    # the 'happy' clips: a label the model does not know, skipped and counted
+    assert rep["skipped_label"] == {"happy": 2 * len(TEST_VOICES)}
+    assert "skipped 6 clip(s)" in res.stdout + res.stderr
+    png = report_path.with_suffix(".confusion.png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # well above chance (1/3) on three voices never heard in training
+    assert rep["ua"] >= 0.7, f"UA {rep['ua']:.3f}, confusion {rep['confusion']}"
+    assert rep["macro_f1"] >= 0.6
+
+
+def test_evaluate_classes(trained: dict, ser_live) -> None:
+    report_path = trained["work"] / "eval" / "two.json"
+    res = ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],
+                   "--classes", "angry,sad", "--out", report_path, "--device", "cpu",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 0, str(res)
+    rep = json.loads(report_path.read_text())
+    assert rep["labels"] == ["angry", "sad"]
+    assert rep["n"] == N_TEST * 2 // 3
+    assert np.array(rep["confusion"]).shape == (2, 2)
+    assert rep["skipped_label"] == {"neutral": N_TEST // 3, "happy": 2 * len(TEST_VOICES)}
+    assert rep["ua"] >= 0.7  # angry vs sad is the easy pair
+
+
+def test_evaluate_unknown_class_is_a_one_line_error(trained: dict, ser_live) -> None:
+    res = ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],
+                   "--classes", "happy,sad", "--out", trained["work"] / "x.json",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 2, str(res)
+    lines = res.error_lines()
+    assert len(lines) == 1 and "happy" in lines[0] and "Traceback" not in res.stderr, str(res)
+    assert not (trained["work"] / "x.json").exists()
+
+
+# --- the model that ships in models/ -----------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),
+                    reason="models/model.pt has not been exported yet")
+def test_shipped_model(speech: np.ndarray) -> None:
+    from ser_live.labels import LABELS
+    from ser_live.model.runtime import DEFAULT_MODEL_DIR, Classifier
+
+    assert DEFAULT_MODEL_DIR == SHIPPED
+    clf = Classifier(device="cpu")
+    assert clf.labels and set(clf.labels) <= set(LABELS)
+    assert [lbl for lbl in LABELS if lbl in clf.labels] == clf.labels  # unified order
+    windows = np.stack([speech[:32000], np.zeros(32000, np.float32)])
+    p = clf.predict_windows(windows)
+    assert p.shape == (2, len(clf.labels)) and np.all(p >= 0)
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
+    meta = clf.meta
+    assert meta["input"]["window_samples"] == 32000 and meta["input"]["sample_rate"] == 16000
