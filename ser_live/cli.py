@@ -40,11 +40,12 @@ def _records(args: argparse.Namespace, split: str | None):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    records = _records(args, split="train")  # bad input fails here, before torch loads
+
     from .model.net import NetConfig
     from .train.data import default_cache_dir
     from .train.loop import TrainConfig, train
 
-    records = _records(args, split="train")
     cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads,
                       device=args.device, samples_per_epoch=args.samples_per_epoch,
@@ -218,7 +219,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if args.plot:
             for s in summaries:
                 stream_events = [e for e in events if e.stream == s.stream]
-                png = Path(args.plot) / f"{s.stream.replace(':', '_')}.timeline.png"
+                png = _unique(Path(args.plot) / f"{s.stream.replace(':', '_')}.timeline.png")
                 plot_timeline(stream_events, clf.labels, png, f"{path.name}: {s.stream}", s.duration_s)
                 print(f"wrote {png}", file=sys.stderr)
     if args.format == "json":
@@ -229,6 +230,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(files)} file(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _unique(path: Path) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`... if it exists (same-named files in other folders)."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(path.name.replace(".timeline.png", f"-{n}.timeline.png"))
+    return candidate
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -2,8 +2,8 @@
 
 Offline clips and live speech segments are cut the same way: a segment shorter than a window
 is centred in it with zero padding (which the gain-referenced features read as silence), a
-longer one gets windows every `hop` seconds, the last one aligned to the segment's end so
-no speech is left out. A clip's prediction is the mean of its windows' probabilities.
+longer one gets windows every `hop` seconds, plus one aligned to the segment's end when more
+than half a hop would otherwise be left out. A clip's prediction is the mean of its windows' probabilities.
 """
 from __future__ import annotations
 

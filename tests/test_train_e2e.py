@@ -33,7 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, synth_corpus: Path, ser_li
                      "--threads", 1, "--workers", 0, "--no-progress",
                      cwd=work, cache_dir=cache, timeout=300)
     assert train.returncode == 0, str(train)
-    export = ser_live("export", work / "run" / "best.pt", "--out", work / "model",
+    export = ser_live("export", work / "run" / "best.pt", "--out", work / "model", "--onnx",
                       cwd=work, cache_dir=cache)
     assert export.returncode == 0, str(export)
     return {"work": work, "cache": cache, "run": work / "run", "model": work / "model",
@@ -94,6 +94,19 @@ def test_exported_model_runs_without_the_package(trained: dict, tmp_path: Path) 
     assert got["shape"] == [2, 3] and not got["ser_live_imported"]
     probs = np.array(got["probs"])
     assert np.all(probs >= 0) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_onnx_export_matches_torchscript(trained: dict) -> None:
+    import onnxruntime as ort
+    import torch
+
+    x = (0.1 * np.random.default_rng(3).standard_normal((4, 32000))).astype(np.float32)
+    sess = ort.InferenceSession(str(trained["model"] / "model.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    with torch.inference_mode():
+        want = torch.jit.load(str(trained["model"] / "model.pt"))(torch.from_numpy(x)).numpy()
+    assert got.shape == (4, 3)
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_classifier_on_exported_model(trained: dict, speech: np.ndarray) -> None:

@@ -91,16 +91,16 @@ def speaker_split(records: Sequence[ClipRecord], val_fraction: float = 0.15,
         by_corpus.setdefault(r.corpus, {}).setdefault(r.gender or "?", [])
         if r.speaker not in by_corpus[r.corpus][r.gender or "?"]:
             by_corpus[r.corpus][r.gender or "?"].append(r.speaker)
-    val_speakers: set[str] = set()
-    for groups in by_corpus.values():
+    val_speakers: set[tuple[str, str]] = set()  # (corpus, speaker): ids need not be global
+    for corpus, groups in by_corpus.items():
         if sum(len(s) for s in groups.values()) < 4:
             continue
         for speakers in groups.values():
             speakers = sorted(speakers)
             rng.shuffle(speakers)
-            val_speakers.update(speakers[:max(1, round(len(speakers) * val_fraction))])
-    train = [r for r in records if r.speaker not in val_speakers]
-    val = [r for r in records if r.speaker in val_speakers]
+            val_speakers.update((corpus, s) for s in speakers[:max(1, round(len(speakers) * val_fraction))])
+    train = [r for r in records if (r.corpus, r.speaker) not in val_speakers]
+    val = [r for r in records if (r.corpus, r.speaker) in val_speakers]
     return train, val
 
 
