@@ -18,8 +18,9 @@ def _command_line() -> str:
     return "ser-live " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _records(args: argparse.Namespace, split: str | None):
-    """Clips from --manifest and/or --data (native corpus folders), filtered by --corpus."""
+def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = False):
+    """Clips from --manifest and/or --data (native corpus folders), filtered by --corpus
+    unless `all_corpora`."""
     from .train.data import read_manifest, select
 
     records = []
@@ -36,7 +37,7 @@ def _records(args: argparse.Namespace, split: str | None):
         records += found
     if not records:
         raise CliError("no clips: give --manifest FILE or --data DIR")
-    return select(records, split=split, corpus=args.corpus)
+    return select(records, split=split, corpus=None if all_corpora else args.corpus)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
                       net=NetConfig(bidirectional=not args.unidirectional))
-    train(records, cfg, default_cache_dir())
+    train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
 
@@ -68,7 +69,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     report = evaluate(_records(args, split=args.split or None), Path(args.model), classes,
                       Path(args.out), baseline=args.baseline,
-                      train_records=_records(args, split="train") if args.baseline else (),
+                      # the baseline learns from every training corpus, as the model did
+                      train_records=_records(args, split="train", all_corpora=True) if args.baseline else (),
                       device=args.device, corrupt=args.corrupt, command=_command_line())
     return 0 if report["n"] else 1
 
@@ -165,11 +167,16 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     sink = JsonlSink(out) if args.format == "jsonl" else TextSink(out)
     engine.bus.attach(sink, name="output")
+    from .sinks.ws import start_broadcaster
+
+    broadcaster = start_broadcaster(engine, args)  # None unless --ws or --ws-publish
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     try:
         engine.run()
     finally:
         engine.bus.close()
+        if broadcaster:
+            broadcaster.close()
         if out is not sys.stdout:
             out.close()
     return 0
@@ -284,6 +291,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .model.runtime import DEFAULT_MODEL_DIR
+    from .sinks.ws import add_serve_parser, add_ws_arguments
 
     parser = argparse.ArgumentParser(prog="ser-live", description=(
         "Real-time speech emotion monitor: listens, finds speech, classifies each 2 s window."))
@@ -346,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     p.add_argument("--out", metavar="FILE", help="write messages here instead of stdout")
     _add_engine_args(p)
+    add_ws_arguments(p)
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("analyze", help="offline analysis of recordings: events, summaries, timelines")
@@ -358,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=cmd_devices)
+
+    add_serve_parser(sub)
 
     p = sub.add_parser("corpus-report", help="plots of a corpus: counts, durations, examples")
     _add_data_args(p)

@@ -147,7 +147,8 @@ def fit_baseline(train_records: Sequence[ClipRecord], labels: Sequence[str], see
     y = np.array([index[r.emotion] for r in kept])
     scaler = StandardScaler().fit(X)
     # learning_rate only matters for solver="sgd"; kept exactly as the seed projects wrote it.
-    mlp = MLPClassifier(hidden_layer_sizes=(500,), alpha=1e-3, batch_size=256,
+    # sklearn clips batch_size to the sample count anyway; doing it here spares the warning.
+    mlp = MLPClassifier(hidden_layer_sizes=(500,), alpha=1e-3, batch_size=min(256, len(y)),
                         learning_rate="adaptive", max_iter=500, random_state=seed)
     mlp.fit(scaler.transform(X), y)
     return SeedBaseline(labels=tuple(labels), scaler=scaler, mlp=mlp, cache_dir=cache_dir)

@@ -66,7 +66,9 @@ def _example(records: Sequence[ClipRecord], emotion: str):
             continue
         with torch.no_grad():
             logmel = LogMel().raw(torch.from_numpy(wave)[None])[0].numpy()
-        caption = f"{r.path.name}  ({r.corpus}, {r.speaker}, {r.split}, {wave.size / SAMPLE_RATE:.2f} s)"
+        peak_dbfs = 20.0 * np.log10(max(float(np.abs(wave).max()), 1e-9))
+        caption = (f"{r.path.name}  ({r.corpus}, {r.speaker}, {r.split}, "
+                   f"{wave.size / SAMPLE_RATE:.2f} s, peak {peak_dbfs:.0f} dBFS)")
         return emotion, caption, wave, logmel * (10.0 / np.log(10.0))
     return None
 

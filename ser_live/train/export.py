@@ -84,7 +84,8 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
         "architecture": {**{k: v for k, v in ckpt["net"].items() if k != "features"},
                          "parameters": count_parameters(net)},
         "training": {
-            "checkpoint": str(checkpoint), "epoch": ckpt["epoch"], "seed": ckpt["seed"],
+            "checkpoint": str(checkpoint), "command": ckpt.get("command", ""),
+            "epoch": ckpt["epoch"], "seed": ckpt["seed"],
             "corpora": ckpt["corpora"], "n_train_clips": ckpt["n_train"],
             "n_val_clips": ckpt["n_val"], "n_train_speakers": len(ckpt["train_speakers"]),
             "val_speakers": ckpt["val_speakers"], "augment": ckpt["augment"],

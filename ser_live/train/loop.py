@@ -132,7 +132,8 @@ def evaluate_clips(model: EmotionNet, clips: Sequence[np.ndarray], targets: np.n
     return out
 
 
-def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | None) -> dict:
+def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | None,
+          command: str = "") -> dict:
     """Train on `records` (all from the train split); returns the best validation scores."""
     from tqdm import tqdm
 
@@ -182,7 +183,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     val_clips = [cache[int(i)] for i in va_idx]
     history: list[dict] = []
     best, best_ua, stale = None, -1.0, 0
-    meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed,
+    meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
             "augment": asdict(cfg.augment),
             "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": sorted({r.speaker for r in val_recs}),

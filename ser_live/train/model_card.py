@@ -20,7 +20,9 @@ def _row(name: str, rep: dict) -> str:
 
 def write_model_card(model_dir: Path) -> Path:
     meta = json.loads((model_dir / META_FILE).read_text())
-    reports = sorted((model_dir / "reports").glob("*.json")) if (model_dir / "reports").is_dir() else []
+    found = sorted((model_dir / "reports").glob("*.json")) if (model_dir / "reports").is_dir() else []
+    reports = [p for p in found if "ua" in json.loads(p.read_text())]
+    speed = model_dir / "reports" / "speed.json"
     arch, tr = meta["architecture"], meta["training"]
     lines = [
         f"# Model card: {meta['name']}",
@@ -72,12 +74,23 @@ def write_model_card(model_dir: Path) -> Path:
                   if p.with_suffix(".confusion.png").is_file()]
     else:
         lines.append("No evaluation reports yet: run `ser-live evaluate --out models/reports/NAME.json`.")
+    if speed.is_file():
+        sp = json.loads(speed.read_text())
+        lines += ["", "## Speed", "",
+                  "Features + model per 2 s window on one CPU thread "
+                  "(`.venv/bin/python bench/bench_inference.py --json models/reports/speed.json`): "
+                  f"batch 1 median {sp['batch1_median_ms']:.2f} ms, batch 32 "
+                  f"{sp['batch32_per_window_ms']:.3f} ms per window; the seed projects' librosa "
+                  f"features alone take {sp['seed_features_per_clip_ms']:.1f} ms per 3 s clip "
+                  f"in the same run ({sp['ratio_seed_features_over_ours_batch1']:.1f}x our batch-1 "
+                  "time)."]
     lines += ["", "## Limits", "",
               "- Trained on acted English speech (RAVDESS, CREMA-D, TESS). Natural conversational "
               "emotion is subtler; expect lower figures on real calls, and treat single windows as "
               "noisy evidence: the live views smooth over several windows.",
               "- Corpus licences: RAVDESS and TESS are non-commercial (TESS also no-derivatives); "
               "CREMA-D is ODbL. Check them before commercial use of this model.",
+              "", f"Trained with: `{tr.get('command') or 'see scripts/reproduce_model.sh'}`",
               "", f"Exported with: `{meta.get('export_command', '')}`", ""]
     card = model_dir / "README.md"
     card.write_text("\n".join(lines))

@@ -169,7 +169,8 @@ def plot_examples(examples: Sequence[tuple[str, str, np.ndarray, np.ndarray]], s
         t = np.arange(wave.size) / sample_rate
         ax_w.plot(t, wave, color=_emotion_colour(emotion), linewidth=0.5)
         ax_w.set_xlim(0.0, max(t[-1] if t.size else 0.0, 1e-3))
-        ax_w.set_ylim(-1.0, 1.0)
+        peak = float(np.abs(wave).max()) if wave.size else 0.0
+        ax_w.set_ylim(-max(peak, 1e-4) * 1.05, max(peak, 1e-4) * 1.05)  # quiet corpora stay visible
         ax_w.set_ylabel(emotion, color=_emotion_colour(emotion), fontweight="bold")
         ax_w.set_title(caption, fontsize=8, loc="left")
         im = ax_m.imshow(logmel_db, origin="lower", aspect="auto", cmap="magma",

@@ -1,0 +1,486 @@
+"""The websocket broadcaster with real websockets clients on loopback: schema of every message
+type, subscriptions, token / origin / max-clients / garbage / huge-frame close codes, TLS, the
+hub that monitors publish into, and a stalled client that must cost nobody anything."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from live_fixtures import classifier, scene, tiny_model_dir, utterances  # noqa: F401  (fixtures)
+
+websockets = pytest.importorskip("websockets")
+jsonschema = pytest.importorskip("jsonschema")
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+from ser_live.bus import EventBus  # noqa: E402
+from ser_live.events import EmotionEvent, Status, iso_now  # noqa: E402
+from ser_live.labels import LABELS  # noqa: E402
+from ser_live.sinks import ws as wsmod  # noqa: E402
+from ser_live.sinks.ws import Broadcaster, Publisher, WsConfig  # noqa: E402
+
+SCHEMA = json.loads(wsmod.SCHEMA_FILE.read_text())
+
+
+def validator(kind: str) -> "jsonschema.Draft202012Validator":
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    root = {k: v for k, v in SCHEMA.items() if k != "oneOf"}
+    return jsonschema.Draft202012Validator({**root, "$ref": f"#/$defs/{kind}"})
+
+
+SERVER_MSG = validator("server_message")
+CLIENT_MSG = validator("client_message")
+
+
+def event(stream: str, t0: float, label: str = "angry", conf: float = 0.6) -> EmotionEvent:
+    p = np.full(len(LABELS), (1 - conf) / (len(LABELS) - 1))
+    p[LABELS.index(label)] = conf
+    return EmotionEvent.from_probs(stream, t0, t0 + 2.0, LABELS, p, 5.0)
+
+
+def status(stream: str, t: float, speech: bool = True) -> Status:
+    return Status(stream=stream, t=t, time=iso_now(), speech=speech, level_db=-20.0, overruns=0)
+
+
+def recv_json(ws, timeout: float = 5.0) -> dict:
+    msg = json.loads(ws.recv(timeout=timeout))
+    SERVER_MSG.validate(msg)
+    return msg
+
+
+def recv_until(ws, pred, timeout: float = 5.0) -> list[dict]:
+    """Messages up to and including the first that satisfies `pred`."""
+    out, deadline = [], time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out; got {[m['type'] for m in out]}")
+        out.append(recv_json(ws, left))
+        if pred(out[-1]):
+            return out
+
+
+def close_code(ws, timeout: float = 5.0) -> tuple[int, str, list]:
+    """Read until the server closes; the close code, reason and anything sent before it."""
+    got = []
+    try:
+        while True:
+            got.append(ws.recv(timeout=timeout))
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None, f"closed without a close frame: {exc}"
+        return exc.rcvd.code, exc.rcvd.reason, got
+
+
+@pytest.fixture
+def server():
+    """`server(**cfg)` -> a started Broadcaster on a free loopback port with streams a, b, c."""
+    started = []
+
+    def make(streams=("a", "b", "c"), **kw) -> Broadcaster:
+        kw = {"port": 0, "heartbeat_s": 0.3, "auth_timeout_s": 0.5, **kw}
+        b = Broadcaster(WsConfig(**kw), model={"name": "test", "labels": list(LABELS)}).start()
+        bus = EventBus()
+        b.attach(bus, list(streams))
+        b.bus = bus
+        started.append(b)
+        return b
+
+    yield make
+    for b in started:
+        b.close()
+
+
+def hello(ws) -> dict:
+    msg = recv_json(ws)
+    assert msg["type"] == "hello", msg
+    return msg
+
+
+# --- schema and the message flow --------------------------------------------------------
+
+def test_every_message_type_validates_and_engine_events_all_arrive(server, classifier, scene):  # noqa: F811
+    """A real engine on a recorded file: hello, status, event, summary, heartbeat, streams."""
+    from ser_live.audio.sources import FileSource
+    from ser_live.engine import Engine
+
+    b = server(streams=())
+    src = FileSource(scene.path, name="call")
+    engine = Engine([src], classifier)
+    with connect(b.ws_url) as ws:
+        h = hello(ws)
+        assert h["schema_version"] == wsmod.SCHEMA_VERSION == SCHEMA["x-schema-version"]
+        assert h["labels"] == list(LABELS) and set(h["colors"]) >= set(LABELS)
+        assert h["subscribed"] == "*"
+        b.attach(engine.bus, engine.streams, model="tiny")
+        engine.run()
+        msgs = recv_until(ws, lambda m: m["type"] == "summary")
+        msgs += recv_until(ws, lambda m: m["type"] == "heartbeat")
+    types = {m["type"] for m in msgs}
+    assert {"streams", "status", "event", "summary", "heartbeat"} <= types, types
+    events = [m for m in msgs if m["type"] == "event"]
+    summary = next(m for m in msgs if m["type"] == "summary")
+    assert summary["stream"] == "call" and len(events) == summary["events"] == engine.summaries["call"].events > 0
+    streams = next(m for m in msgs if m["type"] == "streams")["streams"]
+    assert streams[0]["id"] == "call" and streams[0]["model"] == "tiny"
+
+
+def test_late_joiner_gets_current_state_and_client_messages_validate(server):
+    b = server()
+    b.bus.publish(event("a", 0.0, "sad"))
+    b.bus.publish(status("a", 2.5))
+    time.sleep(0.3)
+    with connect(b.ws_url) as ws:
+        hello(ws)
+        first = [recv_json(ws), recv_json(ws)]
+        assert {m["type"] for m in first} == {"event", "status"}
+    for m in ({"type": "auth", "token": "x"}, {"type": "subscribe", "streams": ["a"]},
+              {"type": "subscribe", "streams": "*"}, {"type": "announce", "streams": ["x"], "model": None}):
+        CLIENT_MSG.validate(m)
+
+
+def test_subscriptions(server):
+    b = server()
+    with connect(b.ws_url + "?streams=b") as only_b, connect(b.ws_url) as everything:
+        assert hello(only_b)["subscribed"] == ["b"]
+        hello(everything)
+        for s in ("a", "b", "c"):
+            b.bus.publish(event(s, 0.0))
+        got = recv_until(only_b, lambda m: m["type"] == "event")
+        assert got[-1]["stream"] == "b"
+        seen = {m["stream"] for m in recv_until(everything, lambda m: m["type"] == "event" and m["stream"] == "c")
+                if m["type"] == "event"}
+        assert seen == {"a", "b", "c"}
+        everything.send(json.dumps({"type": "subscribe", "streams": ["a", "c"]}))
+        assert recv_until(everything, lambda m: m["type"] == "subscribed")[-1]["subscribed"] == ["a", "c"]
+        b.bus.publish(event("b", 2.0))
+        b.bus.publish(event("c", 2.0))
+        last = recv_until(everything, lambda m: m["type"] == "event")[-1]
+        assert last["stream"] == "c"
+        # unknown stream: 4404, in the URL or in a subscribe message
+        everything.send(json.dumps({"type": "subscribe", "streams": ["a", "nope"]}))
+        code, reason, _ = close_code(everything)
+        assert (code, reason) == (4404, "unknown stream: nope")
+    with connect(b.ws_url + "?streams=zzz") as ws:
+        assert close_code(ws)[:2] == (4404, "unknown stream: zzz")
+
+
+# --- security -------------------------------------------------------------------------
+
+def test_token_checked_before_anything_is_sent(server):
+    b = server(token="s3cret")
+    b.bus.publish(event("a", 0.0))  # state a late joiner would be sent at once
+    with connect(b.ws_url) as ws:  # no token at all: 4408 after auth_timeout
+        code, _, got = close_code(ws)
+        assert code == 4408 and got == []
+    with connect(b.ws_url) as ws:
+        ws.send(json.dumps({"type": "auth", "token": "wrong"}))
+        code, reason, got = close_code(ws)
+        assert (code, reason, got) == (4401, "invalid token", [])
+    with connect(b.ws_url) as ws:
+        ws.send(json.dumps({"type": "subscribe", "streams": "*"}))
+        code, _, got = close_code(ws)
+        assert code == 4401 and got == []
+    with connect(b.ws_url, additional_headers={"Authorization": "Bearer nope"}) as ws:
+        assert close_code(ws)[:2] == (4401, "invalid token")
+    with connect(b.ws_url, additional_headers={"Authorization": "Bearer s3cret"}) as ws:
+        hello(ws)
+    with connect(b.ws_url) as ws:
+        ws.send(json.dumps({"type": "auth", "token": "s3cret"}))
+        hello(ws)
+        assert recv_json(ws)["type"] == "event"
+
+
+def test_non_loopback_bind_needs_token():
+    with pytest.raises(ValueError, match="requires a token"):
+        Broadcaster(WsConfig(host="0.0.0.0", port=0))
+    WsConfig(host="0.0.0.0", port=0, token="t").check()
+    WsConfig(host="::1", port=0).check()
+    with pytest.raises(ValueError, match="both"):
+        WsConfig(tls_cert="x.pem").check()
+
+
+def test_origins_and_host(server):
+    b = server(allow_origins=("http://dash.example",))
+    with pytest.raises(InvalidStatus) as err:
+        connect(b.ws_url, origin="http://evil.example")
+    assert err.value.response.status_code == 403
+    for origin in ("http://dash.example", f"http://127.0.0.1:{b.port}", None):
+        with connect(b.ws_url, origin=origin) as ws:
+            hello(ws)
+    # DNS rebinding: a foreign name pointing at 127.0.0.1 is refused on a loopback server
+    req = urllib.request.Request(b.url, headers={"Host": f"evil.example:{b.port}"})
+    with pytest.raises(urllib.error.HTTPError) as herr:
+        urllib.request.urlopen(req, timeout=5)
+    assert herr.value.code == 403
+
+
+def test_max_clients(server):
+    b = server(max_clients=2)
+    with connect(b.ws_url) as c1, connect(b.ws_url) as c2:
+        hello(c1), hello(c2)
+        with connect(b.ws_url) as c3:
+            code, reason, got = close_code(c3)
+            assert code == 1013 and "server full" in reason and got == []
+    time.sleep(0.2)
+    with connect(b.ws_url) as again:  # a freed place can be taken
+        hello(again)
+
+
+@pytest.mark.parametrize("send, code", [
+    (b"\x00\x01binary", 1003),
+    ("this is not json", 4400),
+    ("[1, 2, 3]", 4400),
+    ('{"type": "launch_missiles"}', 4400),
+    ('{"type": "subscribe", "streams": 5}', 4400),
+    ("x" * (1 << 20), 1009),
+])
+def test_bad_input_is_closed_and_the_server_carries_on(server, send, code):
+    b = server()
+    with connect(b.ws_url) as good, connect(b.ws_url, max_size=None) as bad:
+        hello(good), hello(bad)
+        bad.send(send)
+        got_code, reason, _ = close_code(bad)
+        assert got_code == code and reason
+        b.bus.publish(event("a", 0.0))
+        assert recv_until(good, lambda m: m["type"] == "event")[-1]["stream"] == "a"
+    health = json.loads(urllib.request.urlopen(b.url + "healthz", timeout=5).read())
+    assert health["ok"]
+
+
+def test_static_page_and_paths(server):
+    b = server()
+    page = urllib.request.urlopen(b.url, timeout=5)
+    assert page.headers["Content-Type"].startswith("text/html") and b"app.js" in page.read()
+    assert b"WebSocket" in urllib.request.urlopen(b.url + "app.js", timeout=5).read()
+    served = json.loads(urllib.request.urlopen(b.url + "schema/messages.schema.json", timeout=5).read())
+    assert served == SCHEMA
+    for bad in ("../../etc/passwd", "nothing", "publish"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(b.url + bad, timeout=5)
+        assert err.value.code == 404
+    assert b"http://" not in (wsmod.WEB_DIR / "index.html").read_bytes().replace(b"http://HOST", b"")
+
+
+# --- backpressure ---------------------------------------------------------------------
+
+def _raw_stalled_client(port: int) -> socket.socket:
+    """A websocket client that completes the handshake, then never reads (tiny receive buffer)."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0], head
+    return s
+
+
+def _read_frames(s: socket.socket, seconds: float) -> list[dict]:
+    """Text frames from a raw socket for `seconds` (server frames are unmasked)."""
+    s.settimeout(0.2)
+    buf, out, end = b"", [], time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 2:
+            n, off = buf[1] & 0x7F, 2
+            if n == 126:
+                n, off = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                n, off = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < off + n:
+                break
+            if buf[0] & 0x0F == 1:
+                out.append(json.loads(buf[off:off + n]))
+            buf = buf[off + n:]
+    return out
+
+
+def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
+    b = server(queue_size=128)
+    stalled = _raw_stalled_client(b.port)
+    n = 1200
+    with connect(b.ws_url) as fast:
+        hello(fast)
+        latencies: list[float] = []
+        seen: list[dict] = []
+
+        def read() -> None:
+            deadline = time.monotonic() + 20
+            while len(latencies) < n and time.monotonic() < deadline and not any(
+                    m["type"] == "dropped" for m in seen[-1:]):
+                m = json.loads(fast.recv(timeout=5))
+                seen.append(m)
+                if m["type"] == "event":
+                    latencies.append(time.time() - _epoch(m["time"]))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        t_pub = 0.0
+        pad = {f"x{k:03d}": 0.0 for k in range(400)}  # ~5 KB a message: 7.5 MB overfill the kernel's buffers
+        for i in range(n):
+            ev = event("a", i * 0.5)
+            ev.probs.update(pad)
+            t0 = time.perf_counter()
+            b.bus.publish(ev)
+            t_pub = max(t_pub, time.perf_counter() - t0)
+            if i % 10 == 9:  # ~500 events/s: more than any engine
+                time.sleep(0.02)
+        reader.join()
+        assert len(latencies) == n  # the healthy client lost nothing
+        assert not [m for m in seen if m["type"] == "dropped"]
+        assert t_pub < 0.05, f"publishing blocked the engine for {t_pub * 1000:.1f} ms"
+        assert float(np.percentile(latencies, 99)) < 0.5, "the stalled client slowed the fast one"
+        port = stalled.getsockname()[1]
+        slow = [c for c in b._clients if c.ws.remote_address[1] == port]
+        assert len(slow) == 1 and len(slow[0].queue) <= 128 and slow[0].dropped > n // 4, \
+            (slow[0].sent, slow[0].dropped)
+        # when it reads again it learns how much it lost
+        frames = _read_frames(stalled, 2.0)
+        reported = [f for f in frames if f["type"] == "dropped"]
+        assert reported and reported[-1]["total"] == slow[0].dropped
+        for f in reported + frames[:3]:
+            SERVER_MSG.validate(f)
+    stalled.close()
+
+
+def _epoch(iso: str) -> float:
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_publish_never_blocks_when_the_loop_is_gone():
+    bus = EventBus()
+    b = Broadcaster(WsConfig(port=0)).start()
+    b.attach(bus, ["a"])
+    b.close()
+    t0 = time.perf_counter()
+    for i in range(5000):
+        bus.publish(event("a", i))
+    assert time.perf_counter() - t0 < 1.0
+
+
+# --- hub: several monitors publishing into one server ---------------------------------
+
+def test_hub_carries_streams_of_several_publishers(server):
+    hub = server(streams=(), hub=True, token="hubtoken")
+    buses = [EventBus(), EventBus()]
+    pubs = [Publisher(f"ws://127.0.0.1:{hub.port}", streams, token="hubtoken", model="m").start()
+            for streams in (["desk1"], ["desk2:L", "desk2:R"])]
+    for p, bus in zip(pubs, buses):
+        p.attach(bus)
+        assert p.connected.wait(5), p.error
+    try:
+        with connect(hub.ws_url, additional_headers={"Authorization": "Bearer hubtoken"}) as ws:
+            h = hello(ws)
+            assert {s["id"] for s in h["streams"]} == {"desk1", "desk2:L", "desk2:R"}
+            buses[0].publish(event("desk1", 0.0, "sad"))
+            buses[1].publish(event("desk2:R", 0.0, "happy"))
+            seen: set = set()  # two publishers, two connections: either may come first
+            recv_until(ws, lambda m: m["type"] == "event" and (seen.add(m["stream"]) or seen >= {"desk1", "desk2:R"}))
+            assert seen == {"desk1", "desk2:R"}
+            # a stream id that is taken is refused; so is a wrong token
+            dup = Publisher(f"ws://127.0.0.1:{hub.port}/publish", ["desk1"], token="hubtoken", retry_s=0.1).start()
+            bad = Publisher(f"ws://127.0.0.1:{hub.port}", ["x"], token="nope", retry_s=0.1).start()
+            dup._thread.join(5), bad._thread.join(5)
+            assert dup.error.startswith("hub refused: 4409") and bad.error.startswith("hub refused: 4401")
+            # a publisher that leaves takes its streams with it
+            pubs[0].close()
+            gone = recv_until(ws, lambda m: m["type"] == "streams")[-1]
+            assert {s["id"] for s in gone["streams"]} == {"desk2:L", "desk2:R"}
+            # a publisher may not speak for streams it did not announce
+            with connect(f"ws://127.0.0.1:{hub.port}/publish",
+                         additional_headers={"Authorization": "Bearer hubtoken"}) as rogue:
+                rogue.send(json.dumps({"type": "announce", "streams": ["r"]}))
+                assert json.loads(rogue.recv(timeout=5))["type"] == "announced"
+                rogue.send(json.dumps(event("desk2:L", 0.0).to_dict()))
+                assert close_code(rogue)[0] == 4400
+    finally:
+        for p in pubs:
+            p.close()
+
+
+def test_publish_endpoint_only_on_a_hub(server):
+    b = server()
+    with pytest.raises(InvalidStatus) as err:
+        connect(f"ws://127.0.0.1:{b.port}/publish")
+    assert err.value.response.status_code == 404
+
+
+# --- TLS --------------------------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
+def test_tls(server, tmp_path: Path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    b = server(tls_cert=str(cert), tls_key=str(key))
+    assert b.ws_url.startswith("wss://")
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with connect(b.ws_url, ssl=ctx) as ws:
+        hello(ws)
+    assert b"app.js" in urllib.request.urlopen(b.url, context=ctx, timeout=5).read()
+    with pytest.raises(Exception):  # plain ws:// to a TLS port gets nowhere
+        connect(b.ws_url.replace("wss://", "ws://"), open_timeout=2)
+
+
+# --- command-line glue ------------------------------------------------------------------
+
+def test_cli_glue(monkeypatch, classifier):  # noqa: F811
+    import argparse
+
+    from ser_live.cli import CliError
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    wsmod.add_serve_parser(sub)
+    mon = sub.add_parser("monitor")
+    wsmod.add_ws_arguments(mon)
+    args = parser.parse_args(["monitor", "--ws", "127.0.0.1:0", "--max-clients", "3"])
+    assert wsmod.start_broadcaster(_FakeEngine(classifier), parser.parse_args(["monitor"])) is None
+
+    engine = _FakeEngine(classifier)
+    b = wsmod.start_broadcaster(engine, args)
+    try:
+        assert b.cfg.max_clients == 3
+        with connect(b.ws_url) as ws:
+            h = hello(ws)
+            assert [s["id"] for s in h["streams"]] == ["mic"]
+            engine.bus.publish(event("mic", 0.0))
+            assert recv_until(ws, lambda m: m["type"] == "event")[-1]["stream"] == "mic"
+    finally:
+        engine.bus.close()
+        b.close()
+    with pytest.raises(CliError, match="requires a token"):
+        wsmod.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
+    monkeypatch.setenv(wsmod.TOKEN_ENV, "from-env")
+    b = wsmod.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
+    assert b.cfg.token == "from-env"
+    b.close()
+    serve = parser.parse_args(["serve", "--listen", ":0", "--allow-origin", "*"])
+    assert serve.func is wsmod.cmd_serve and serve.allow_origin == ["*"]
+
+
+class _FakeEngine:
+    def __init__(self, clf) -> None:
+        self.classifier, self.labels, self.streams, self.bus = clf, list(clf.labels), ["mic"], EventBus()
