@@ -4,6 +4,9 @@ The real dashboard (offscreen Qt unless QT_QPA_PLATFORM says otherwise) is fed b
 engine (FileSource at real-time pace -> engine -> classifier -> bus -> bounded subscription
 -> QTimer pump at 30 Hz). Measured over `--seconds` after a warm-up:
 
+Measured after `--warmup` seconds of replay (default 45 s, so a 60 s trace is nearly full:
+the cost of a frame grows with the data in view):
+
 - fps: paint events of the trace plot's viewport per second (frames really drawn);
 - UI CPU: CPU time of the UI (main) thread, from time.thread_time(), as % of one core;
   the engine and classifier threads run in the same process but are not counted.
@@ -66,7 +69,8 @@ def baseline(app, seconds: float) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--warmup", type=float, default=45.0,
+                    help="seconds of replay before measuring, so the trace view is (nearly) full")
     ap.add_argument("--baseline-seconds", type=float, default=5.0)
     ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--input", default=str(ROOT / "assets" / "demo_call.wav"),

@@ -164,20 +164,27 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     sources = _open_sources(args)
     engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
                     _engine_config(args))
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
-    sink = JsonlSink(out) if args.format == "jsonl" else TextSink(out)
-    engine.bus.attach(sink, name="output")
+    from .ui.app import display_available
+
+    ui = not args.headless and display_available()
+    out = open(args.out, "w", encoding="utf-8") if args.out else (None if ui else sys.stdout)
+    if out is not None:
+        engine.bus.attach(JsonlSink(out) if args.format == "jsonl" else TextSink(out), name="output")
     from .sinks.ws import start_broadcaster
 
     broadcaster = start_broadcaster(engine, args)  # None unless --ws or --ws-publish
-    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     try:
+        if ui:
+            from .ui.app import run_monitor_ui
+
+            return run_monitor_ui(engine, args.overlay, args)
+        signal.signal(signal.SIGTERM, lambda *_: engine.stop())
         engine.run()
     finally:
         engine.bus.close()
         if broadcaster:
             broadcaster.close()
-        if out is not sys.stdout:
+        if out is not None and out is not sys.stdout:
             out.close()
     return 0
 
@@ -292,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .model.runtime import DEFAULT_MODEL_DIR
     from .sinks.ws import add_serve_parser, add_ws_arguments
+    from .ui.app import add_dashboard_parser, add_ui_args
 
     parser = argparse.ArgumentParser(prog="ser-live", description=(
         "Real-time speech emotion monitor: listens, finds speech, classifies each 2 s window."))
@@ -349,12 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true", help="play --input FILE at real-time pace")
     p.add_argument("--rate", type=int, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
     p.add_argument("--channels", type=int, default=1, help="channels of stdin PCM or the device")
-    p.add_argument("--headless", action="store_true", help="no window: messages to stdout or --out")
+    p.add_argument("--headless", action="store_true",
+                   help="no window even when a display is available: messages to stdout or --out")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
     p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     p.add_argument("--out", metavar="FILE", help="write messages here instead of stdout")
     _add_engine_args(p)
     add_ws_arguments(p)
+    add_ui_args(p)
     p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("analyze", help="offline analysis of recordings: events, summaries, timelines")
@@ -364,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="DIR", help="write a timeline PNG per file (and stream) here")
     _add_engine_args(p)
     p.set_defaults(func=cmd_analyze)
+
+    add_dashboard_parser(sub)
 
     p = sub.add_parser("devices", help="list audio input devices")
     p.set_defaults(func=cmd_devices)

@@ -91,6 +91,7 @@ class Engine:
         self._stop = threading.Event()
         self._done = threading.Event()
         self._status_every = int(cfg.status_interval_s * SAMPLE_RATE)
+        self._error_status_due: dict[int, float] = {}
         self._engine_thread = threading.Thread(target=self._run_engine, name="engine", daemon=True)
         self._worker_thread = threading.Thread(target=self._run_worker, name="classifier", daemon=True)
         self.error: BaseException | None = None
@@ -149,6 +150,8 @@ class Engine:
                         if len(chunk):
                             got_audio = True
                             self._process(stream, chunk, src)
+                    if src.error:
+                        self._report_error(src)
                 if not got_audio:
                     time.sleep(0.002)
         except BaseException as exc:  # surface in run(); never leave the worker waiting
@@ -180,6 +183,19 @@ class Engine:
                                     level_db=round(st.level_db, 1), overruns=src.overruns,
                                     error=src.error))
             st.level_db = -120.0
+
+    def _report_error(self, src: Source) -> None:
+        """A source that delivers nothing (a vanished device being retried) still reports,
+        every status interval of wall time, so views can show why the trace stopped."""
+        now = time.monotonic()
+        if now < self._error_status_due.get(id(src), 0.0):
+            return
+        self._error_status_due[id(src)] = now + self.cfg.status_interval_s
+        for stream in src.streams:
+            st = self._states[stream]
+            self.bus.publish(Status(stream=stream, t=round(st.samples / SAMPLE_RATE, 3),
+                                    time=iso_now(), speech=False, level_db=-120.0,
+                                    overruns=src.overruns, error=src.error))
 
     def _dispatch(self, st: _StreamState, segments: list) -> None:
         """Gate output -> windower -> classifier queue, in stream order."""

@@ -104,6 +104,7 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
     out.write_text(json.dumps(report, indent=1) + "\n")
     png = out.with_suffix(".confusion.png")
     plot_confusion(np.array(report["confusion"]), labels, png,
-                   title=f"{', '.join(report['corpora'])} ({corrupt}): UA {report['ua']:.3f}")
+                   title=f"{', '.join(report['corpora'])} ({'clean' if corrupt == 'none' else corrupt}): "
+                         f"UA {report['ua']:.3f}")
     print(f"wrote {out} and {png}")
     return report

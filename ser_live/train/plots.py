@@ -28,10 +28,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig, path: Path, tight: bool = False) -> Path:
+    """`tight` crops to the drawn content, for figures whose long tick labels the layout clips."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight" if tight else None)
     _pyplot().close(fig)
     return path
 
@@ -61,7 +62,7 @@ def plot_confusion(confusion: np.ndarray, labels: Sequence[str], path: Path, tit
     ax.set_xlabel("predicted")
     ax.set_ylabel("true (clips)")
     ax.set_title(title)
-    return _save(fig, path)
+    return _save(fig, path, tight=True)
 
 
 def plot_curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:

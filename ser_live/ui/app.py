@@ -1,0 +1,316 @@
+"""Entry points of the desktop views: the `dashboard` command, the window behind
+`ser-live monitor` (dashboard or `--overlay`), and `python -m ser_live.ui.app dashboard ...`.
+
+Nothing heavy is imported at module level: `add_dashboard_parser` / `add_ui_args` run while
+the CLI builds its parser, so `ser-live --help` stays instant. PyQt6 and pyqtgraph load only
+when a window is really made.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+MESSAGE_SUFFIXES = (".jsonl", ".json", ".ndjson")
+
+
+# ---- arguments ----------------------------------------------------------------------------
+def add_ui_args(p: argparse.ArgumentParser, overlay: bool = True) -> None:
+    """The view options, shared by `dashboard` and `monitor`."""
+    if overlay:
+        p.add_argument("--overlay", action="store_true",
+                       help="a small always-on-top window for agents instead of the dashboard")
+    p.add_argument("--history", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds of emotion trace the dashboard shows (default 60)")
+    p.add_argument("--negative-alert", type=float, default=10.0, metavar="SECONDS",
+                   help="colour cue once the caller has sounded negative this long (default 10)")
+    p.add_argument("--follow", metavar="STREAM",
+                   help="the stream the views show first (default: the first one heard)")
+
+
+def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `dashboard` subcommand to the CLI's subparsers; sets `func`."""
+    from ..cli import _add_engine_args
+
+    p = sub.add_parser("dashboard", help="desktop dashboard (or --overlay) of a microphone or a replayed file")
+    p.add_argument("--replay", metavar="FILE",
+                   help="an audio file (played at real-time pace; at full speed with --screenshot), "
+                        "or a JSON-lines file of engine messages")
+    p.add_argument("--screenshot", metavar="OUT.png",
+                   help="replay FILE, render the window to this PNG and exit (no display needed)")
+    p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
+    p.add_argument("--channels", type=int, default=1, help="channels of the device")
+    p.add_argument("--rate", type=int, help="sample rate of the device (default: its own)")
+    p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
+    add_ui_args(p)
+    _add_engine_args(p)
+    p.set_defaults(func=cmd_dashboard, input=None, realtime=True)
+    return p
+
+
+def display_available() -> bool:
+    """Whether Qt can open windows here (a display, or a platform chosen explicitly)."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+# ---- Qt plumbing ----------------------------------------------------------------------------
+def qt_app():
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication([sys.argv[0] if sys.argv else "ser-live"])
+        app.setApplicationName("ser-live")
+        app.setOrganizationName("ser-live")
+    return app
+
+
+def make_model(labels: Sequence[str] | None, args: argparse.Namespace | None):
+    from .model import SessionModel
+
+    return SessionModel(labels=labels, history_s=getattr(args, "history", 60.0) or 60.0,
+                        negative_alert_s=getattr(args, "negative_alert", 10.0) or 10.0,
+                        follow=getattr(args, "follow", None))
+
+
+def _input_devices() -> list[tuple[str, str]]:
+    try:
+        import sounddevice as sd
+
+        return [(str(i), f"{i}: {d['name']}") for i, d in enumerate(sd.query_devices())
+                if d["max_input_channels"] > 0]
+    except Exception:  # no PortAudio, no devices: the picker says so
+        return []
+
+
+def _factory(engine, args: argparse.Namespace):
+    """New engines like `engine` (same classifier and config), for restarts and new devices."""
+    from ..audio.sources import FileSource, MicSource, StdinSource
+    from ..engine import Engine
+
+    kinds = {type(s) for s in engine.sources}
+    if StdinSource in kinds:
+        return None, None  # a pipe is read once
+    if MicSource in kinds:
+        from ..cli import _open_sources
+
+        def make_mic(device: str | None):
+            a = copy.copy(args)
+            a.input, a.input_device = None, device if device is not None else a.input_device
+            return Engine(_open_sources(a), engine.classifier, engine.cfg)
+
+        return make_mic, _input_devices
+    if kinds <= {FileSource}:
+        paths = [(s.path, s.realtime) for s in engine.sources]
+        split = getattr(args, "split_channels", False)
+        names = args.stream_names.split(",") if getattr(args, "stream_names", None) else None
+
+        def make_file(_device: str | None):
+            return Engine([FileSource(p, realtime=rt, split=split, names=names) for p, rt in paths],
+                          engine.classifier, engine.cfg)
+
+        return make_file, None
+    return None, None
+
+
+def run_monitor_ui(engine, overlay: bool, args: argparse.Namespace, settings=None,
+                   close_after_s: float | None = None) -> int:
+    """Show the dashboard (or the overlay) of `engine` (constructed, not started): subscribe
+    to its bus, start it, run the Qt loop; on close stop the engine and wait for it.
+    Ctrl-C / SIGTERM close the window too. Returns 0, or 1 if the engine failed.
+
+    The caller still owns `engine.bus` (close it afterwards if sinks are attached).
+    `settings` (a QSettings) and `close_after_s` are for tests and benchmarks."""
+    import signal
+
+    from PyQt6.QtCore import QTimer
+
+    from .bridge import EngineController, MessagePump
+
+    app = qt_app()
+    model = make_model(engine.labels, args)
+    factory, devices = _factory(engine, args)
+    device = getattr(args, "input_device", None)
+    ctl = EngineController(engine, model, factory, device=device, devices=devices)
+    source_name = ", ".join(engine.streams)
+    if overlay:
+        from .overlay import OverlayWindow
+
+        window = OverlayWindow(model, settings=settings)
+    else:
+        from .dashboard import DashboardWindow
+
+        window = DashboardWindow(model, ctl, source_name=source_name)
+    pump = MessagePump(ctl, model, [window], controller=ctl)
+    window.closed.connect(app.quit)
+    previous = {s: signal.signal(s, lambda *_: window.close()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        ctl.start()
+        pump.start()
+        window.show()
+        if close_after_s is not None:
+            QTimer.singleShot(int(close_after_s * 1000), window.close)
+        app.exec()
+    finally:
+        pump.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+        finished = ctl.shutdown(timeout=10.0)
+        pump.drain()  # the summaries, for whoever reads the model after us
+    run_monitor_ui.last = (model, window, ctl)  # tests look at what was shown
+    if not finished:
+        print("ser-live: warning: the engine did not stop within 10 s", file=sys.stderr)
+    err = ctl.error_text()
+    if err:
+        print(f"ser-live: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---- the dashboard command ----------------------------------------------------------------
+def read_messages(path: str | Path) -> list[dict]:
+    """Engine messages from a JSON-lines file (as `ser-live monitor` writes them) or a JSON
+    export of the dashboard (`{"events": [...], "summaries": [...]}`)."""
+    text = Path(path).read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("{") and '"events"' in stripped[:200] and "\n{" not in stripped:
+        doc = json.loads(text)
+        return [*doc.get("events", []), *doc.get("summaries", [])]
+    return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+
+
+def render_screenshot(model, out: str | Path, overlay: bool = False, source_name: str | None = None,
+                      size: tuple[int, int] | None = None) -> Path:
+    """Render the dashboard (or the overlay) of `model` as it stands to a PNG."""
+    from PyQt6.QtCore import QSettings
+
+    app = qt_app()
+    if overlay:
+        from .overlay import OverlayWindow
+
+        tmp = tempfile.TemporaryDirectory()
+        view = OverlayWindow(model, settings=QSettings(str(Path(tmp.name) / "overlay.ini"),
+                                                       QSettings.Format.IniFormat))
+    else:
+        from .dashboard import DashboardWindow
+
+        view = DashboardWindow(model, None, source_name=source_name)
+        if size:
+            view.resize(*size)
+    view.show()
+    for _ in range(3):
+        view.refresh(force=True)
+        app.processEvents()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not view.grab().save(str(out)):
+        raise OSError(f"{out}: cannot write PNG")
+    view.close()
+    return out
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from ..cli import CliError, _engine_config, _open_sources
+
+    if not display_available():
+        if not args.screenshot:
+            raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
+                           "or --screenshot OUT.png to render without one")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    replay = Path(args.replay) if args.replay else None
+    if replay is not None and replay.suffix.lower() in MESSAGE_SUFFIXES:
+        return _dashboard_from_messages(args, replay)
+
+    from ..engine import Engine
+    from ..model.runtime import Classifier
+
+    if replay is not None:
+        from ..audio.sources import FileSource
+
+        names = args.stream_names.split(",") if args.stream_names else None
+        sources = [FileSource(replay, realtime=not args.screenshot, split=args.split_channels,
+                              names=names)]
+    elif args.screenshot:
+        raise CliError("--screenshot needs --replay FILE")
+    else:
+        sources = _open_sources(args)
+    engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
+                    _engine_config(args))
+    if not args.screenshot:
+        return run_monitor_ui(engine, args.overlay, args)
+    sub = engine.bus.subscribe(maxlen=10_000_000)  # offline: keep everything
+    engine.run()
+    engine.bus.close()
+    model = make_model(engine.labels, args)
+    while (msg := sub.get(timeout=0)) is not None:
+        model.feed(msg)
+    return _report_screenshot(model, args, ", ".join(engine.streams))
+
+
+def _dashboard_from_messages(args: argparse.Namespace, path: Path) -> int:
+    """Show recorded engine messages: the model takes the same dicts a live feed gives."""
+    from ..cli import CliError
+
+    try:
+        msgs = read_messages(path)
+    except (OSError, ValueError) as exc:
+        raise CliError(f"{path}: cannot read engine messages ({exc})") from None
+    model = make_model(None, args)
+    model.feed_all(msgs)
+    if args.screenshot:
+        return _report_screenshot(model, args, path.name)
+    from .dashboard import DashboardWindow
+    from .overlay import OverlayWindow
+
+    app = qt_app()
+    window = OverlayWindow(model) if args.overlay else DashboardWindow(model, None, source_name=path.name)
+    window.closed.connect(app.quit)
+    window.show()
+    app.exec()
+    return 0
+
+
+def _report_screenshot(model, args: argparse.Namespace, source_name: str) -> int:
+    out = render_screenshot(model, args.screenshot, overlay=args.overlay, source_name=source_name)
+    st = model.current
+    ev = st.current if st else None
+    print(json.dumps({"screenshot": str(out), "overlay": bool(args.overlay),
+                      "platform": qt_app().platformName(),
+                      "stream": st.stream if st else None, "events": len(model.events),
+                      "label": ev["label"] if ev else None,
+                      "confidence": ev["confidence"] if ev else None,
+                      "negative_alert": model.negative_alert()}))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m ser_live.ui.app dashboard ...`: the dashboard command on its own, with the
+    CLI's error handling (usable before it is wired into `ser-live`)."""
+    parser = argparse.ArgumentParser(prog="ser-live")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_dashboard_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from ..errors import USER_ERRORS
+
+        if isinstance(exc, USER_ERRORS):
+            print(f"ser-live {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
