@@ -135,13 +135,15 @@ def recording_file(tag: str, seconds: float, seed: int = 0,
 
 
 def speech_share(path: Path) -> float:
-    """Fraction of 30 ms frames webrtcvad calls speech (aggressiveness 2), for the report."""
+    """Fraction of the recording inside utterances as the live SpeechGate finds them."""
     import soundfile as sf
 
-    from ser_live.vad import speech_flags
+    from ser_live.vad import SpeechGate, SpeechPiece
 
     x, _ = sf.read(str(path), dtype="float32")
-    return float(speech_flags(x).mean())
+    gate = SpeechGate()
+    segments = gate.push(x).segments + gate.flush().segments
+    return sum(len(s.audio) for s in segments if isinstance(s, SpeechPiece)) / max(len(x), 1)
 
 
 # ---- process figures ---------------------------------------------------------------------

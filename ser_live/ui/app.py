@@ -42,11 +42,21 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
                    help="an audio file (played at real-time pace; at full speed with --screenshot), "
                         "or a JSON-lines file of engine messages")
     p.add_argument("--screenshot", metavar="OUT.png",
-                   help="replay FILE, render the window to this PNG and exit (no display needed)")
+                   help="replay FILE (or watch --remote for --seconds), render the window to this "
+                        "PNG and exit (no display needed)")
     p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
     p.add_argument("--channels", type=int, default=1, help="channels of the device")
     p.add_argument("--rate", type=int, help="sample rate of the device (default: its own)")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
+    r = p.add_argument_group("remote mode (a websocket feed instead of the local engine; no model is loaded)")
+    r.add_argument("--remote", metavar="URL",
+                   help="show the feed of a broadcaster (`monitor --ws`, `serve`), e.g. ws://127.0.0.1:8765/")
+    r.add_argument("--token", help="the server's token (default: $SER_LIVE_WS_TOKEN)")
+    r.add_argument("--stream", action="append", metavar="ID",
+                   help="stream id(s) to watch (repeatable or A,B; default: all)")
+    r.add_argument("--tls-ca", metavar="FILE", help="CA file that signs the server's certificate (wss://)")
+    r.add_argument("--seconds", type=float, default=5.0,
+                   help="with --screenshot: seconds of the feed to collect first (default 5)")
     add_ui_args(p)
     _add_engine_args(p)
     p.set_defaults(func=cmd_dashboard, input=None, realtime=True)
@@ -226,6 +236,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
                            "or --screenshot OUT.png to render without one")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    if args.remote:
+        if args.replay:
+            raise CliError("--remote and --replay exclude each other")
+        from .remote import dashboard_remote
+
+        return dashboard_remote(args)
     replay = Path(args.replay) if args.replay else None
     if replay is not None and replay.suffix.lower() in MESSAGE_SUFFIXES:
         return _dashboard_from_messages(args, replay)
@@ -240,7 +256,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         sources = [FileSource(replay, realtime=not args.screenshot, split=args.split_channels,
                               names=names)]
     elif args.screenshot:
-        raise CliError("--screenshot needs --replay FILE")
+        raise CliError("--screenshot needs --replay FILE or --remote URL")
     else:
         sources = _open_sources(args)
     engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
