@@ -64,9 +64,11 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
 
 
 def display_available() -> bool:
-    """Whether Qt can open windows here (a display, or a platform chosen explicitly)."""
-    if os.environ.get("QT_QPA_PLATFORM"):
-        return True
+    """Whether Qt can open windows a person sees here: a display, or an on-screen platform
+    chosen explicitly (offscreen and minimal render nowhere, so they do not count)."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform:
+        return platform.split(":")[0] not in ("offscreen", "minimal")
     if sys.platform.startswith("linux"):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True
