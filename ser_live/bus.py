@@ -18,6 +18,7 @@ class Subscription:
         self._cond = threading.Condition()
         self.dropped = 0
         self.closed = False
+        self.thread: threading.Thread | None = None  # the sink's thread, for `attach`
 
     def put(self, msg: Any) -> None:
         with self._cond:
@@ -77,6 +78,7 @@ class EventBus:
 
         t = threading.Thread(target=pump, name=name, daemon=True)
         t.start()
+        sub.thread = t
         self._threads.append(t)
         return sub
 

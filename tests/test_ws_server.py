@@ -324,7 +324,7 @@ def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
         seen: list[dict] = []
 
         def read() -> None:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 40
             while len(latencies) < n and time.monotonic() < deadline and not any(
                     m["type"] == "dropped" for m in seen[-1:]):
                 m = json.loads(fast.recv(timeout=5))
@@ -342,8 +342,8 @@ def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
             t0 = time.perf_counter()
             b.bus.publish(ev)
             t_pub = max(t_pub, time.perf_counter() - t0)
-            if i % 10 == 9:  # ~500 events/s: more than any engine
-                time.sleep(0.02)
+            if i % 10 == 9:  # ~100 events/s: fifty times a busy engine's rate
+                time.sleep(0.1)
         reader.join()
         assert len(latencies) == n  # the healthy client lost nothing
         assert not [m for m in seen if m["type"] == "dropped"]

@@ -578,7 +578,7 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stop = threading.Event()
-        self._pumps: list[tuple[Any, Any, threading.Thread]] = []
+        self._pumps: list[tuple[Any, Any]] = []
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="ws-publisher",
                                         daemon=True)
 
@@ -587,22 +587,13 @@ class Publisher:
         return self
 
     def attach(self, bus: Any, maxlen: int = 4096) -> Any:
-        sub = bus.subscribe(maxlen)
+        def forward(msg: Any) -> None:
+            d = msg if isinstance(msg, dict) else msg.to_dict()
+            if d.get("type") in ENGINE_TYPES:
+                self._put(_json(d))
 
-        def pump() -> None:
-            while True:
-                msg = sub.get(timeout=0.5)
-                if msg is None:
-                    if sub.closed:
-                        return
-                    continue
-                d = msg if isinstance(msg, dict) else msg.to_dict()
-                if d.get("type") in ENGINE_TYPES:
-                    self._put(_json(d))
-
-        t = threading.Thread(target=pump, name="ws-publish-pump", daemon=True)
-        t.start()
-        self._pumps.append((bus, sub, t))
+        sub = bus.attach(forward, maxlen, name="ws-publish-pump")
+        self._pumps.append((bus, sub))
         return sub
 
     def _put(self, text: str) -> None:
@@ -618,9 +609,9 @@ class Publisher:
 
     def close(self, timeout: float = 5.0) -> None:
         """Let the pumps drain, send what is queued (up to `timeout`), disconnect."""
-        for bus, sub, t in self._pumps:
+        for bus, sub in self._pumps:
             bus.unsubscribe(sub)
-            t.join(timeout)
+            sub.thread.join(timeout)
         deadline = time.monotonic() + timeout
         while self._q and self.connected.is_set() and time.monotonic() < deadline:
             time.sleep(0.02)

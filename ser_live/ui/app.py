@@ -134,39 +134,30 @@ def _factory(engine, args: argparse.Namespace):
     return None, None
 
 
-def run_monitor_ui(engine, overlay: bool, args: argparse.Namespace, settings=None,
-                   close_after_s: float | None = None) -> int:
-    """Show the dashboard (or the overlay) of `engine` (constructed, not started): subscribe
-    to its bus, start it, run the Qt loop; on close stop the engine and wait for it.
-    Ctrl-C / SIGTERM close the window too. Returns 0, or 1 if the engine failed.
+def make_window(model, overlay: bool, controller, source_name: str, settings=None):
+    """The overlay (agents) or the dashboard (everyone else) over `model`."""
+    if overlay:
+        from .overlay import OverlayWindow
 
-    The caller still owns `engine.bus` (close it afterwards if sinks are attached).
-    `settings` (a QSettings) and `close_after_s` are for tests and benchmarks."""
+        return OverlayWindow(model, settings=settings)
+    from .dashboard import DashboardWindow
+
+    return DashboardWindow(model, controller, source_name=source_name)
+
+
+def run_window(window, pump, on_start=None, close_after_s: float | None = None) -> None:
+    """Show `window` and run the Qt loop until it closes; Ctrl-C and SIGTERM close it too.
+    `on_start` runs just before the pump, so the first messages find the window ready."""
     import signal
 
     from PyQt6.QtCore import QTimer
 
-    from .bridge import EngineController, MessagePump
-
     app = qt_app()
-    model = make_model(engine.labels, args)
-    factory, devices = _factory(engine, args)
-    device = getattr(args, "input_device", None)
-    ctl = EngineController(engine, model, factory, device=device, devices=devices)
-    source_name = ", ".join(engine.streams)
-    if overlay:
-        from .overlay import OverlayWindow
-
-        window = OverlayWindow(model, settings=settings)
-    else:
-        from .dashboard import DashboardWindow
-
-        window = DashboardWindow(model, ctl, source_name=source_name)
-    pump = MessagePump(ctl, model, [window], controller=ctl)
     window.closed.connect(app.quit)
     previous = {s: signal.signal(s, lambda *_: window.close()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ctl.start()
+        if on_start is not None:
+            on_start()
         pump.start()
         window.show()
         if close_after_s is not None:
@@ -176,6 +167,27 @@ def run_monitor_ui(engine, overlay: bool, args: argparse.Namespace, settings=Non
         pump.stop()
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def run_monitor_ui(engine, overlay: bool, args: argparse.Namespace, settings=None,
+                   close_after_s: float | None = None) -> int:
+    """Show the dashboard (or the overlay) of `engine` (constructed, not started): subscribe
+    to its bus, start it, run the Qt loop; on close stop the engine and wait for it.
+    Ctrl-C / SIGTERM close the window too. Returns 0, or 1 if the engine failed.
+
+    The caller still owns `engine.bus` (close it afterwards if sinks are attached).
+    `settings` (a QSettings) and `close_after_s` are for tests and benchmarks."""
+    from .bridge import EngineController, MessagePump
+
+    model = make_model(engine.labels, args)
+    factory, devices = _factory(engine, args)
+    device = getattr(args, "input_device", None)
+    ctl = EngineController(engine, model, factory, device=device, devices=devices)
+    window = make_window(model, overlay, ctl, ", ".join(engine.streams), settings)
+    pump = MessagePump(ctl, model, [window], controller=ctl)
+    try:
+        run_window(window, pump, on_start=ctl.start, close_after_s=close_after_s)
+    finally:
         finished = ctl.shutdown(timeout=10.0)
         pump.drain()  # the summaries, for whoever reads the model after us
     run_monitor_ui.last = (model, window, ctl)  # tests look at what was shown

@@ -274,36 +274,13 @@ def run_remote_ui(feed: RemoteFeed, overlay: bool, args: argparse.Namespace | No
                   close_after_s: float | None = None) -> int:
     """Show the dashboard (or the overlay) of a started `feed` until the window closes; the
     caller closes the feed. Returns 0, or 1 if the feed gave up (e.g. a refused token)."""
-    import signal
-
-    from PyQt6.QtCore import QTimer
-
-    from .app import qt_app
+    from .app import make_window, run_window
     from .bridge import MessagePump
 
-    app = qt_app()
     model = _model_for(feed, args)
-    if overlay:
-        from .overlay import OverlayWindow
-
-        window = OverlayWindow(model, settings=settings)
-    else:
-        from .dashboard import DashboardWindow
-
-        window = DashboardWindow(model, None, source_name=f"remote {feed.url}")
+    window = make_window(model, overlay, None, f"remote {feed.url}", settings)
     pump = MessagePump(feed, model, [window], controller=feed)  # controller: its error_text()
-    window.closed.connect(app.quit)
-    previous = {s: signal.signal(s, lambda *_: window.close()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        pump.start()
-        window.show()
-        if close_after_s is not None:
-            QTimer.singleShot(int(close_after_s * 1000), window.close)
-        app.exec()
-    finally:
-        pump.stop()
-        for s, h in previous.items():
-            signal.signal(s, h)
+    run_window(window, pump, close_after_s=close_after_s)
     run_remote_ui.last = (model, window, pump)  # tests look at what was shown
     if feed.fatal:
         print(f"ser-live: {feed.error_text()}", file=sys.stderr)
