@@ -1,8 +1,9 @@
 """Synthesise the bundled demo call, assets/demo_call.wav, with espeak-ng and sox.
 
-A two-party phone call of about two minutes: a customer who starts calm, grows angry, turns
-sad and ends relieved, answered by an even-toned agent, with pauses between turns and a
-low background hiss. The audio is made here (no corpus clips), so it can ship with the repo.
+Two two-party phone calls, about three minutes together: a customer who starts calm, grows
+angry, turns sad and ends relieved, then a frightened caller reporting a stolen card who
+calms down, each answered by an even-toned agent, with pauses between turns and a low
+background hiss. The audio is made here (no corpus clips), so it can ship with the repo.
 
     python scripts/make_demo_audio.py [--out assets/demo_call.wav]
 """
@@ -35,7 +36,21 @@ TURNS = [
     ("en+m3", 60, 175, 110, "No, that is all. Thanks again, have a lovely day!"),
     ("en+f3", 55, 170, 100, "You too. Goodbye!"),
 ]
-PAUSES_S = [1.2, 0.8, 1.0, 2.5, 1.5, 0.6, 1.0, 0.7, 0.9, 1.5, 0.8, 1.0, 0.6, 1.2, 0.8, 1.0, 0.7, 0.8, 2.0]
+PAUSES_S = [1.2, 0.8, 1.0, 2.5, 1.5, 0.6, 1.0, 0.7, 0.9, 1.5, 0.8, 1.0, 0.6, 1.2, 0.8, 1.0, 0.7, 0.8, 3.0]
+
+TURNS_2 = [
+    ("en+m1", 50, 165, 100, "Good afternoon, you are through to card services. This is Mark speaking."),
+    ("en+f4", 85, 235, 150, "Hello? Yes! My card has been stolen, I think someone is using it right now!"),
+    ("en+f4", 90, 245, 160, "There are payments I never made, hundreds of pounds, what do I do? Please help me!"),
+    ("en+m1", 48, 155, 100, "Please do not worry. I am blocking the card now, so no further payments can go through."),
+    ("en+f4", 80, 225, 140, "Are you sure? What if they already took everything? I am really scared."),
+    ("en+m1", 48, 150, 100, "The card is blocked. The payments you did not make will be refunded within five days."),
+    ("en+f4", 55, 170, 110, "All right. Thank you. That makes me feel a lot better."),
+    ("en+m1", 50, 160, 100, "A new card will arrive by post this week. Is there anything else?"),
+    ("en+f4", 50, 165, 100, "No, that is everything. Thank you for your help."),
+]
+PAUSES_2 = [1.0, 0.6, 0.8, 1.0, 0.7, 1.2, 0.9, 1.0, 2.0]
+CALLS = [(TURNS, PAUSES_S), (TURNS_2, PAUSES_2)]
 
 
 def main() -> None:
@@ -46,7 +61,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         parts = []
-        for i, ((voice, pitch, speed, amp, text), pause) in enumerate(zip(TURNS, PAUSES_S)):
+        turns = [(t, p) for call_turns, pauses in CALLS for t, p in zip(call_turns, pauses)]
+        for i, ((voice, pitch, speed, amp, text), pause) in enumerate(turns):
             raw = Path(tmp) / f"turn{i:02d}.wav"
             subprocess.run(["espeak-ng", "-v", voice, "-p", str(pitch), "-s", str(speed),
                             "-a", str(amp), "-w", str(raw), text], check=True)

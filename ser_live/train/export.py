@@ -6,6 +6,7 @@ the JSON beside it says what goes in and what comes out, and how the model was m
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -97,6 +98,9 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "export_command": command,
     }
+    curves = checkpoint.parent / "curves.png"
+    if curves.is_file():  # the training run's curves travel with the model they describe
+        shutil.copyfile(curves, out_dir / "training_curves.png")
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     write_model_card(out_dir)
     print(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB), "

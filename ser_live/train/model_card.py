@@ -52,6 +52,10 @@ def write_model_card(model_dir: Path) -> Path:
         f"(±{tr['augment']['tempo_range'] * 100:.0f} %), time shift, reverberation, white/pink/brown "
         "noise and babble at 0-30 dB SNR, gain, telephone band (300-3400 Hz, 8 kHz, mu-law), "
         "SpecAugment masks.",
+    ]
+    if (model_dir / "training_curves.png").is_file():
+        lines += ["", "![training curves](training_curves.png)"]
+    lines += [
         "",
         "## Results (speaker-independent `test` split)",
         "",
