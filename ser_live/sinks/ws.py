@@ -61,6 +61,8 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_CONFLICT = 4409
 
 ENGINE_TYPES = frozenset({"event", "status", "summary"})
+#: a client whose socket holds more unsent bytes than this gets messages through its queue
+DIRECT_WRITE_LIMIT = 64 * 1024
 _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
            "/index.html": ("index.html", "text/html; charset=utf-8"),
            "/app.js": ("app.js", "text/javascript; charset=utf-8"),
@@ -141,6 +143,14 @@ class _Client:
     dropped: int = 0
     unreported: int = 0
     sent: int = 0
+    sending: bool = False              # the sender task is inside an awaited send
+
+    def writable_now(self) -> bool:
+        """Nothing of this client's is waiting or in flight and its socket keeps up: a new
+        message can be written straight away, in order, without a task switch."""
+        transport = getattr(self.ws, "transport", None)
+        return (not self.queue and not self.sending and not self.unreported
+                and transport is not None and transport.get_write_buffer_size() < DIRECT_WRITE_LIMIT)
 
     def offer(self, text: str) -> None:
         if len(self.queue) == self.queue.maxlen:
@@ -459,16 +469,20 @@ class Broadcaster:
                 await client.wake.wait()
                 client.wake.clear()
                 while q:
+                    client.sending = True
                     if client.unreported:
                         n, client.unreported = client.unreported, 0
                         self.stats["dropped"] += n
                         await ws.send(_json({"type": "dropped", "count": n, "total": client.dropped}))
                     await ws.send(q.popleft())
                     client.sent += 1
+                client.sending = False
         except ConnectionClosed:
             pass
 
     def _fanout(self, batch: list[tuple[str, str, str]]) -> None:
+        from websockets.asyncio.server import broadcast
+
         for stream, typ, text in batch:
             if stream not in self.streams:
                 self._register([{"id": stream, "source": "local", "model": (self.model or {}).get("name"),
@@ -476,9 +490,18 @@ class Broadcaster:
             if typ == "summary":
                 self.streams[stream]["ended"] = True
             self._last[(stream, typ)] = text
+            # one encoding, written at once to every client that keeps up; the others get it
+            # through their bounded queue, behind what they are still waiting for
+            direct = []
             for c in self._clients:
                 if c.streams is None or stream in c.streams:
-                    c.offer(text)
+                    if c.writable_now():
+                        direct.append(c.ws)
+                        c.sent += 1
+                    else:
+                        c.offer(text)
+            if direct:
+                broadcast(direct, text)
 
     def _register(self, infos: list[dict], owner: Any) -> None:
         changed = False
