@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Train, export and evaluate the shipped model exactly as the model card reports it.
-# Not part of the tests: training takes about 35 minutes on 2 CPU cores.
+# Not part of the tests: training takes about 50 minutes on 2 CPU cores.
 #   bash scripts/reproduce_model.sh [MANIFEST] [RUN_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 M=${1:-../shared/data/ser-corpus/manifest.csv}
 RUN=${2:-runs/shipped}
 S=.venv/bin/ser-live
-$S train --manifest "$M" --out "$RUN" --epochs 40 --threads 2 --seed 0
+$S train --manifest "$M" --out "$RUN" --epochs 60 --threads 2 --seed 0
 $S export "$RUN/best.pt" --out models --onnx
 mkdir -p models/reports
 $S evaluate --manifest "$M" --split test --baseline --out models/reports/test_all.json
