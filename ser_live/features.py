@@ -12,7 +12,7 @@ Two choices make it generalise across microphones and corpora:
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -32,9 +32,6 @@ class FeatureConfig:
     f_min: float = 40.0
     f_max: float = 7800.0
     top_db: float = 80.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def mel_filterbank(cfg: FeatureConfig) -> torch.Tensor:
