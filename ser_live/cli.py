@@ -51,6 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads,
                       device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
+                      init=Path(args.init) if args.init else None,
                       net=NetConfig(bidirectional=not args.unidirectional))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
@@ -69,7 +70,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     # the baseline learns from every training corpus, as the model did
     baseline_train = _records(args, split="train", all_corpora=True) if args.baseline else ()
-    evaluate(_records(args, split=args.split or None), Path(args.model), classes, Path(args.out),
+    if args.split == "val":
+        from .train.evaluate import validation_records
+
+        records = validation_records(_records(args, split="train"), Path(args.model))
+    else:
+        records = _records(args, split=args.split or None)
+    evaluate(records, Path(args.model), classes, Path(args.out),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line())
     return 0  # no clips to score is a DataError, reported as a one-line error
@@ -315,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples-per-epoch", type=int, help="default: one per training clip")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="fine-tune from this checkpoint (same --seed and data, so same validation speakers)")
     p.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -330,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on labelled clips (UA, WA, macro-F1, confusion)")
     _add_data_args(p)
-    p.add_argument("--split", default="test", help="manifest split to score ('' for all)")
+    p.add_argument("--split", default="test",
+                   help="manifest split to score ('' for all; 'val': the model's validation speakers)")
     p.add_argument("--classes", help="restrict clips and argmax to these labels, comma-separated")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
     p.add_argument("--out", default="report.json", help="report JSON (confusion PNG beside it)")

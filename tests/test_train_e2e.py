@@ -142,6 +142,64 @@ def test_evaluate(trained: dict, ser_live) -> None:
     assert rep["macro_f1"] >= 0.6
 
 
+def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
+    """`--split val` scores exactly the speakers the checkpoint was chosen on, never test ones."""
+    import torch
+
+    ckpt = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
+    report_path = trained["work"] / "eval" / "val.json"
+    res = ser_live("evaluate", "--manifest", trained["manifest"], "--split", "val",
+                   "--model", trained["model"], "--out", report_path, "--device", "cpu",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 0, str(res)
+    rep = json.loads(report_path.read_text())
+    # the validation voices' clips of the model's labels (4 sentences per voice and emotion)
+    assert rep["n"] == ckpt["n_val"] == len(ckpt["val_speakers"]) * len(CORPUS_EMOTIONS) * 4
+
+
+def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
+    """`--init` continues from a checkpoint, and refuses one validated on other speakers."""
+    import torch
+
+    out = trained["work"] / "tuned"
+    res = ser_live("train", "--manifest", trained["manifest"], "--out", out, "--epochs", 1,
+                   "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
+                   "--workers", 0, "--no-progress", "--init", trained["run"] / "best.pt",
+                   cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+    assert res.returncode == 0, str(res)
+    start = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
+    tuned = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert tuned["init"] == str(trained["run"] / "best.pt")
+    assert tuned["val_speakers"] == start["val_speakers"]
+    # the feature statistics travel from the starting checkpoint unchanged
+    for key in ("features.mean", "features.std"):
+        assert torch.equal(tuned["model"][key], start["model"][key]), key
+    # one epoch at the full learning rate moves from the start, rather than from scratch:
+    # its first validation loss is far below an untrained model's ln(3)
+    assert json.loads((out / "history.json").read_text())[0]["val_loss"] < 1.0
+    # the export records the whole chain of commands, the first run's before the fine-tune's
+    exp = ser_live("export", out / "last.pt", "--out", trained["work"] / "tuned_model",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert exp.returncode == 0, str(exp)
+    commands = json.loads((trained["work"] / "tuned_model" / "model.json").read_text())["training"]["commands"]
+    assert commands == [start["command"], tuned["command"]] and "--init" in commands[1], commands
+    card = (trained["work"] / "tuned_model" / "README.md").read_text()
+    assert all(c in card for c in commands)
+
+    from ser_live.train.data import read_manifest, select, speaker_split
+
+    records = select(read_manifest(trained["manifest"]), split="train")
+    val0 = {r.speaker for r in speaker_split(records, seed=0)[1]}
+    seed = next(s for s in range(1, 100)
+                if {r.speaker for r in speaker_split(records, seed=s)[1]} != val0)
+    other = ser_live("train", "--manifest", trained["manifest"], "--out", trained["work"] / "x",
+                     "--epochs", 1, "--seed", seed, "--init", trained["run"] / "best.pt",
+                     "--no-progress", cwd=trained["work"], cache_dir=trained["cache"])
+    assert other.returncode == 2, str(other)
+    lines = other.error_lines()
+    assert len(lines) == 1 and "--seed 0" in lines[0] and "best.pt" in lines[0], str(other)
+
+
 def test_evaluate_classes(trained: dict, ser_live) -> None:
     report_path = trained["work"] / "eval" / "two.json"
     res = ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],

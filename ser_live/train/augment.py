@@ -74,8 +74,11 @@ class AugmentConfig:
     p_pitch: float = 0.5
     pitch_semitones: float = 2.0
     tempo_range: float = 0.15
-    p_noise: float = 0.6
-    snr_db: tuple[float, float] = (0.0, 30.0)
+    p_noise: float = 0.7
+    snr_db: tuple[float, float] = (0.0, 25.0)
+    # spectral slopes of the synthetic noise (0 white, 1 pink, 2 brown), drawn uniformly: white
+    # twice, because hiss over the whole band (cheap headsets, line noise) hurts the most
+    noise_exponents: tuple[float, ...] = (0.0, 0.0, 1.0, 2.0)
     p_babble: float = 0.25  # share of the noisy clips whose noise is another speaker
     p_reverb: float = 0.25
     rt60: tuple[float, float] = (0.15, 0.7)
@@ -110,7 +113,7 @@ class WaveAugment:
             if rng.random() < cfg.p_babble:
                 noise = random_crop(self.babble(rng), rng)
             else:
-                noise = colored_noise(len(x), float(rng.choice([0.0, 1.0, 2.0])), rng)
+                noise = colored_noise(len(x), float(rng.choice(cfg.noise_exponents)), rng)
             x = mix_at_snr(x, noise, rng.uniform(*cfg.snr_db))
         if rng.random() < cfg.p_telephone:
             x = telephone(x)

@@ -31,6 +31,20 @@ def corrupt_clip(audio: np.ndarray, kind: str, seed: int) -> np.ndarray:
     return audio
 
 
+def validation_records(records: Sequence[ClipRecord], model_dir: Path) -> list[ClipRecord]:
+    """The clips of the speakers the model's checkpoint was chosen on (from its model.json).
+
+    Scoring candidates here, clean and corrupted, is how to compare models without
+    looking at test speakers.
+    """
+    meta_path = model_dir / "model.json"
+    try:
+        speakers = set(json.loads(meta_path.read_text())["training"]["val_speakers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"{meta_path}: no list of validation speakers (training.val_speakers)") from None
+    return [r for r in records if r.split == "train" and r.speaker in speakers]
+
+
 def _restrict(probs: np.ndarray, model_labels: Sequence[str], labels: Sequence[str]) -> np.ndarray:
     """Columns of `probs` for `labels`, in that order (argmax among them)."""
     return probs[:, [list(model_labels).index(lbl) for lbl in labels]]

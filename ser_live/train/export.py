@@ -28,6 +28,18 @@ def load_checkpoint(path: Path) -> tuple[EmotionNet, dict]:
     return net.eval(), ckpt
 
 
+def training_commands(checkpoint: Path, ckpt: dict) -> list[str]:
+    """The commands that made a checkpoint, first to last, following `--init` back to scratch."""
+    commands, seen = [ckpt.get("command", "")], {checkpoint.resolve()}
+    init = ckpt.get("init", "")
+    while init and Path(init).is_file() and Path(init).resolve() not in seen:
+        seen.add(Path(init).resolve())
+        parent = torch.load(init, map_location="cpu", weights_only=False)
+        commands.insert(0, parent.get("command", ""))
+        init = parent.get("init", "")
+    return commands
+
+
 def _check_onnx(path: Path, probe: np.ndarray, expected: np.ndarray) -> None:
     """The ONNX file must give the same probabilities as the TorchScript one."""
     import onnxruntime as ort
@@ -86,6 +98,7 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
                          "parameters": count_parameters(net)},
         "training": {
             "checkpoint": str(checkpoint), "command": ckpt.get("command", ""),
+            "commands": training_commands(checkpoint, ckpt),
             "epoch": ckpt["epoch"], "seed": ckpt["seed"],
             "corpora": ckpt["corpora"], "n_train_clips": ckpt["n_train"],
             "n_val_clips": ckpt["n_val"], "n_train_speakers": len(ckpt["train_speakers"]),

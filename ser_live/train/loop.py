@@ -40,6 +40,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "auto"
     samples_per_epoch: int | None = None  # default: the number of training clips
+    init: Path | None = None  # fine-tune from this checkpoint's weights instead of from scratch
     net: NetConfig = field(default_factory=NetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
@@ -117,6 +118,27 @@ def feature_stats(model: EmotionNet, cache: AudioCache, indices: np.ndarray, see
     return mean, (sq / count - mean.square()).clamp_min(0).sqrt()
 
 
+def read_init(path: Path, labels: Sequence[str], val_speakers: Sequence[str]) -> dict:
+    """The checkpoint to fine-tune from: weights, feature statistics and architecture.
+
+    The checkpoint must have been validated on the same speakers as this run (same seed and
+    data): otherwise this run's validation speakers could include ones the starting weights
+    were trained on, and the checkpoint choice would be biased.
+    """
+    from .data import DataError
+
+    if not path.is_file():
+        raise DataError(f"{path}: --init checkpoint not found")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if list(ckpt["labels"]) != list(labels):
+        raise DataError(f"{path}: --init checkpoint has labels {', '.join(ckpt['labels'])}, "
+                        f"this data has {', '.join(labels)}")
+    if sorted(ckpt["val_speakers"]) != list(val_speakers):
+        raise DataError(f"{path}: --init checkpoint was validated on other speakers; "
+                        f"train with its --seed {ckpt['seed']} on the same data")
+    return ckpt
+
+
 def evaluate_clips(model: EmotionNet, clips: Sequence[np.ndarray], targets: np.ndarray,
                    labels: Sequence[str], device: str) -> dict:
     """Clip-level scores (mean of window probabilities) and the clip NLL."""
@@ -167,8 +189,14 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
 
     net_cfg = NetConfig(**{**asdict(cfg.net), "n_classes": len(labels),
                            "features": cfg.net.features})
-    model = EmotionNet(net_cfg)
-    model.features.set_stats(*feature_stats(model, cache, tr_idx, cfg.seed))
+    if cfg.init:
+        init = read_init(Path(cfg.init), labels, sorted({r.speaker for r in val_recs}))
+        net_cfg = NetConfig.from_dict(init["net"])
+        model = EmotionNet(net_cfg)
+        model.load_state_dict(init["model"])
+    else:
+        model = EmotionNet(net_cfg)
+        model.features.set_stats(*feature_stats(model, cache, tr_idx, cfg.seed))
     model.to(device)
     print(f"model: {count_parameters(model):,} parameters, device {device}")
 
@@ -184,7 +212,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     history: list[dict] = []
     best, best_ua, stale = None, -1.0, 0
     meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
-            "augment": asdict(cfg.augment),
+            "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": sorted({r.speaker for r in val_recs}),
             "n_train": len(train_recs), "n_val": len(val_recs),

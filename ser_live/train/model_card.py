@@ -24,6 +24,7 @@ def write_model_card(model_dir: Path) -> Path:
     reports = [p for p in found if "ua" in json.loads(p.read_text())]
     speed = model_dir / "reports" / "speed.json"
     arch, tr = meta["architecture"], meta["training"]
+    commands = tr.get("commands") or [tr.get("command") or "see scripts/reproduce_model.sh"]
     lines = [
         f"# Model card: {meta['name']}",
         "",
@@ -50,7 +51,8 @@ def write_model_card(model_dir: Path) -> Path:
         "for training, tuning or checkpoint choice.",
         f"- Augmentation: pitch (±{tr['augment']['pitch_semitones']} semitones), tempo "
         f"(±{tr['augment']['tempo_range'] * 100:.0f} %), time shift, reverberation, white/pink/brown "
-        "noise and babble at 0-30 dB SNR, gain, telephone band (300-3400 Hz, 8 kHz, mu-law), "
+        f"noise and babble at {tr['augment']['snr_db'][0]:g}-{tr['augment']['snr_db'][1]:g} dB SNR, "
+        "gain, telephone band (300-3400 Hz, 8 kHz, mu-law), "
         "SpecAugment masks.",
     ]
     if (model_dir / "training_curves.png").is_file():
@@ -94,7 +96,9 @@ def write_model_card(model_dir: Path) -> Path:
               "noisy evidence: the live views smooth over several windows.",
               "- Corpus licences: RAVDESS and TESS are non-commercial (TESS also no-derivatives); "
               "CREMA-D is ODbL. Check them before commercial use of this model.",
-              "", f"Trained with: `{tr.get('command') or 'see scripts/reproduce_model.sh'}`",
+              "", "Trained with" + (" (each command fine-tunes the best checkpoint of the one "
+                                    "before):" if len(commands) > 1 else ":"), "",
+              "```", *commands, "```",
               "", f"Exported with: `{meta.get('export_command', '')}`", ""]
     card = model_dir / "README.md"
     card.write_text("\n".join(lines))
