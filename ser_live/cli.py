@@ -52,6 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
+                      noise_consistency=args.noise_consistency,
                       net=NetConfig(bidirectional=not args.unidirectional))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
@@ -177,7 +178,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     out = open(args.out, "w", encoding="utf-8") if args.out else (None if ui else sys.stdout)
     if out is not None:
         engine.bus.attach(JsonlSink(out) if args.format == "jsonl" else TextSink(out), name="output")
-    from .sinks.ws import start_broadcaster
+    from .sinks.ws_cli import start_broadcaster
 
     broadcaster = start_broadcaster(engine, args)  # None unless --ws or --ws-publish
     try:
@@ -305,7 +306,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .model.runtime import DEFAULT_MODEL_DIR
-    from .sinks.ws import add_serve_parser, add_ws_arguments
+    from .sinks.ws_cli import add_serve_parser, add_ws_arguments
     from .ui.app import add_dashboard_parser, add_ui_args
 
     parser = argparse.ArgumentParser(prog="ser-live", description=(
@@ -324,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples-per-epoch", type=int, help="default: one per training clip")
     p.add_argument("--init", metavar="CHECKPOINT",
                    help="fine-tune from this checkpoint (same --seed and data, so same validation speakers)")
+    p.add_argument("--noise-consistency", type=float, default=0.0, metavar="WEIGHT",
+                   help="also train on a white-noise copy of each batch and penalise "
+                        "disagreement between the two (0: off)")
     p.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from ser_live.features import LogMel
-from ser_live.train.augment import (AugmentConfig, SpecAugment, WaveAugment, colored_noise,
-                                    mix_at_snr, random_crop, reverberate, telephone)
+from ser_live.train.augment import (AugmentConfig, SpecAugment, WaveAugment, add_white_noise,
+                                    colored_noise, consistency_loss, mix_at_snr, random_crop,
+                                    reverberate, telephone)
 from ser_live.windows import WINDOW
 
 SR = 16_000
@@ -212,9 +213,38 @@ def test_spec_augment_tempo_stretches_time(raw_feats: torch.Tensor) -> None:
     t = raw_feats.shape[2]
     centre = (t - 1) / 2
     # output frame x reads input frame centre + (x - centre) / 1.25: compare one interior frame
-    x = 180
+    x = int(0.9 * t)
     src = centre + (x - centre) / 1.25
     lo = int(np.floor(src))
     w = src - lo
     expected = (1 - w) * raw_feats[:, :, lo] + w * raw_feats[:, :, lo + 1]
     assert torch.allclose(out[:, :, x], expected, atol=1e-3)
+
+
+def test_add_white_noise_snr_over_the_speech_part(speech: np.ndarray) -> None:
+    """The noisy view of a padded short clip has the asked SNR over the clip, not the window."""
+    batch = torch.zeros(3, WINDOW)
+    n = min(len(speech), WINDOW // 2)
+    batch[:, 4000:4000 + n] = torch.from_numpy(speech[:n]) * torch.tensor([[1.0], [0.1], [0.01]])
+    noisy = add_white_noise(batch, (10.0, 10.0), torch.Generator().manual_seed(0))
+    noise = noisy - batch
+    part = batch[:, 4000:4000 + n]
+    snr = 10 * torch.log10((part.square().sum(1) / (part != 0).sum(1)) / noise.square().mean(1))
+    assert torch.allclose(snr, torch.full((3,), 10.0), atol=0.3), snr
+    # white: as much power in the top half of the band as in the bottom half
+    spec = torch.fft.rfft(noise[0]).abs().square()
+    half = spec.shape[0] // 2
+    assert 0.9 < float(spec[half:].sum() / spec[:half].sum()) < 1.1
+    again = add_white_noise(batch, (10.0, 10.0), torch.Generator().manual_seed(0))
+    assert torch.equal(noisy, again)  # seeded
+
+
+def test_consistency_loss() -> None:
+    """Zero when two views agree, positive and symmetric when they do not, bounded by ln 2."""
+    a = torch.randn(6, 8, generator=torch.Generator().manual_seed(1))
+    b = torch.randn(6, 8, generator=torch.Generator().manual_seed(2))
+    assert float(consistency_loss(a, a)) == pytest.approx(0.0, abs=1e-6)
+    assert float(consistency_loss(a, b)) > 0.01
+    assert float(consistency_loss(a, b)) == pytest.approx(float(consistency_loss(b, a)), rel=1e-5)
+    far = torch.tensor([[30.0, 0.0], [0.0, 30.0]])
+    assert float(consistency_loss(far, far.flip(1))) == pytest.approx(np.log(2), rel=1e-3)

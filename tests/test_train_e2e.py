@@ -158,18 +158,20 @@ def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
 
 
 def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
-    """`--init` continues from a checkpoint, and refuses one validated on other speakers."""
+    """`--init` continues from a checkpoint (here with noise-consistency training too), and
+    refuses one validated on other speakers."""
     import torch
 
     out = trained["work"] / "tuned"
     res = ser_live("train", "--manifest", trained["manifest"], "--out", out, "--epochs", 1,
                    "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
                    "--workers", 0, "--no-progress", "--init", trained["run"] / "best.pt",
-                   cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+                   "--noise-consistency", 2, cwd=trained["work"], cache_dir=trained["cache"],
+                   timeout=300)
     assert res.returncode == 0, str(res)
     start = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
     tuned = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-    assert tuned["init"] == str(trained["run"] / "best.pt")
+    assert tuned["init"] == str(trained["run"] / "best.pt") and tuned["noise_consistency"] == 2.0
     assert tuned["val_speakers"] == start["val_speakers"]
     # the feature statistics travel from the starting checkpoint unchanged
     for key in ("features.mean", "features.std"):
@@ -245,3 +247,24 @@ def test_shipped_model(speech: np.ndarray) -> None:
     assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
     meta = clf.meta
     assert meta["input"]["window_samples"] == 32000 and meta["input"]["sample_rate"] == 16000
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),
+                    reason="models/model.pt has not been exported yet")
+def test_cpu_batches_run_in_chunks_with_the_same_results(speech: np.ndarray) -> None:
+    """A batch that is not a multiple of the CPU chunk gives what one model call gives."""
+    import torch
+
+    from ser_live.model.runtime import CPU_CHUNK, Classifier
+
+    clf = Classifier(device="cpu")
+    n = 2 * CPU_CHUNK + 3
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, max(1, len(speech) - 32000), size=n)
+    windows = np.stack([np.resize(speech[s:], 32000) * rng.uniform(0.1, 1.0) for s in starts]).astype(np.float32)
+    got = clf.predict_windows(windows)
+    with torch.inference_mode():
+        whole = clf.module(torch.from_numpy(windows)).numpy()
+    assert got.shape == (n, len(clf.labels))
+    np.testing.assert_allclose(got, whole, atol=1e-5)
+    np.testing.assert_allclose(clf.predict_windows(windows[-1:]), whole[-1:], atol=1e-5)

@@ -28,7 +28,9 @@ from ser_live.bus import EventBus  # noqa: E402
 from ser_live.events import EmotionEvent, Status, iso_now  # noqa: E402
 from ser_live.labels import LABELS  # noqa: E402
 from ser_live.sinks import ws as wsmod  # noqa: E402
-from ser_live.sinks.ws import Broadcaster, Publisher, WsConfig  # noqa: E402
+from ser_live.sinks import ws_cli  # noqa: E402
+from ser_live.sinks.ws import Broadcaster, WsConfig  # noqa: E402
+from ser_live.sinks.ws_publish import Publisher  # noqa: E402
 
 SCHEMA = json.loads(wsmod.SCHEMA_FILE.read_text())
 
@@ -454,14 +456,14 @@ def test_cli_glue(monkeypatch, classifier):  # noqa: F811
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command")
-    wsmod.add_serve_parser(sub)
+    ws_cli.add_serve_parser(sub)
     mon = sub.add_parser("monitor")
-    wsmod.add_ws_arguments(mon)
+    ws_cli.add_ws_arguments(mon)
     args = parser.parse_args(["monitor", "--ws", "127.0.0.1:0", "--max-clients", "3"])
-    assert wsmod.start_broadcaster(_FakeEngine(classifier), parser.parse_args(["monitor"])) is None
+    assert ws_cli.start_broadcaster(_FakeEngine(classifier), parser.parse_args(["monitor"])) is None
 
     engine = _FakeEngine(classifier)
-    b = wsmod.start_broadcaster(engine, args)
+    b = ws_cli.start_broadcaster(engine, args)
     try:
         assert b.cfg.max_clients == 3
         with connect(b.ws_url) as ws:
@@ -473,13 +475,13 @@ def test_cli_glue(monkeypatch, classifier):  # noqa: F811
         engine.bus.close()
         b.close()
     with pytest.raises(CliError, match="requires a token"):
-        wsmod.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
+        ws_cli.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
     monkeypatch.setenv(wsmod.TOKEN_ENV, "from-env")
-    b = wsmod.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
+    b = ws_cli.start_broadcaster(engine, parser.parse_args(["monitor", "--ws", "0.0.0.0:0"]))
     assert b.cfg.token == "from-env"
     b.close()
     serve = parser.parse_args(["serve", "--listen", ":0", "--allow-origin", "*"])
-    assert serve.func is wsmod.cmd_serve and serve.allow_origin == ["*"]
+    assert serve.func is ws_cli.cmd_serve and serve.allow_origin == ["*"]
 
 
 class _FakeEngine:

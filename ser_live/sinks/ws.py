@@ -26,16 +26,16 @@ Close codes: 1003 binary frame, 1007 invalid UTF-8, 1009 frame over 16 KiB, 1011
 timeout, 1013 server full, 1001 server shutting down, 4400 bad message, 4401 missing or wrong
 token, 4404 unknown stream in a subscription, 4408 no authentication in time, 4409 (hub) a
 publisher's stream id is already taken.
+
+Publishing into a hub is `ws_publish.Publisher`; the command-line options and `serve` are in
+`ws_cli`.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import ipaddress
 import json
-import os
-import sys
 import threading
 import time
 from collections import deque
@@ -71,7 +71,7 @@ _STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def _json(obj: Any) -> str:
+def to_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
@@ -253,7 +253,7 @@ class Broadcaster:
         d = msg if isinstance(msg, dict) else msg.to_dict()
         if d.get("type") not in ENGINE_TYPES:
             return None
-        return d["stream"], d["type"], _json(d)
+        return d["stream"], d["type"], to_json(d)
 
     def _pump(self, sub: Any) -> None:
         while True:
@@ -347,7 +347,7 @@ class Broadcaster:
                 return connection.respond(403, f"Origin {origin} not allowed (see --allow-origin)\n")
             return None
         if path == "/healthz":
-            body = _json({"ok": True, "schema_version": SCHEMA_VERSION, "clients": len(self._clients),
+            body = to_json({"ok": True, "schema_version": SCHEMA_VERSION, "clients": len(self._clients),
                           "streams": sorted(self.streams), "publishers": len(self._publishers),
                           "uptime_s": round(time.monotonic() - self._started, 1)}).encode()
             ctype = "application/json"
@@ -430,7 +430,7 @@ class Broadcaster:
         return frozenset(streams)
 
     def _hello(self, client: _Client) -> str:
-        return _json({"type": "hello", "schema_version": SCHEMA_VERSION, "time": _iso_now(),
+        return to_json({"type": "hello", "schema_version": SCHEMA_VERSION, "time": _iso_now(),
                       "server": _server_name(), "model": self.model, "labels": self.labels,
                       "colors": self._colors, "valence3_groups": self._groups,
                       "streams": list(self.streams.values()),
@@ -452,7 +452,7 @@ class Broadcaster:
                 msg = self._parse(raw)
                 if msg["type"] == "subscribe":
                     client.streams = self._subscription(msg.get("streams"))
-                    client.offer(_json({"type": "subscribed", "subscribed": "*" if client.streams is None
+                    client.offer(to_json({"type": "subscribed", "subscribed": "*" if client.streams is None
                                         else sorted(client.streams)}))
                 elif msg["type"] != "auth":  # a repeated auth is harmless
                     raise _Close(CLOSE_BAD_REQUEST, f"unknown message type {msg['type'][:40]!r}")
@@ -473,7 +473,7 @@ class Broadcaster:
                     if client.unreported:
                         n, client.unreported = client.unreported, 0
                         self.stats["dropped"] += n
-                        await ws.send(_json({"type": "dropped", "count": n, "total": client.dropped}))
+                        await ws.send(to_json({"type": "dropped", "count": n, "total": client.dropped}))
                     await ws.send(q.popleft())
                     client.sent += 1
                 client.sending = False
@@ -513,7 +513,7 @@ class Broadcaster:
             self._broadcast_streams()
 
     def _broadcast_streams(self) -> None:
-        text = _json({"type": "streams", "time": _iso_now(), "streams": list(self.streams.values())})
+        text = to_json({"type": "streams", "time": _iso_now(), "streams": list(self.streams.values())})
         for c in self._clients:
             c.offer(text)
 
@@ -522,7 +522,7 @@ class Broadcaster:
             await asyncio.sleep(self.cfg.heartbeat_s)
             now, up = _iso_now(), round(time.monotonic() - self._started, 1)
             for c in list(self._clients):
-                c.offer(_json({"type": "heartbeat", "time": now, "uptime_s": up,
+                c.offer(to_json({"type": "heartbeat", "time": now, "uptime_s": up,
                                "clients": len(self._clients), "dropped": c.dropped,
                                "queued": len(c.queue)}))
 
@@ -547,7 +547,7 @@ class Broadcaster:
         self._publishers[ws] = list(streams)
         self._register([{"id": s, "source": f"publisher {peer}", "model": model,
                          "labels": [str(x) for x in labels], "ended": False} for s in streams], ws)
-        await ws.send(_json({"type": "announced", "streams": streams}))
+        await ws.send(to_json({"type": "announced", "streams": streams}))
         try:
             async for raw in ws:
                 m = self._parse(raw)
@@ -575,211 +575,3 @@ def _server_name() -> str:
     from .. import __version__
 
     return f"ser-live {__version__}"
-
-
-# ---- publishing into a hub ---------------------------------------------------------------
-
-class Publisher:
-    """Pushes an engine's messages to a hub's /publish; reconnects; never blocks the engine.
-
-    While disconnected, up to `queue_size` newest messages wait; older ones are dropped and
-    counted. A hub that refuses the token (4401) or the stream ids (4409) stops it (`error`).
-    """
-
-    def __init__(self, url: str, streams: Sequence[str], token: str | None = None,
-                 model: str | None = None, labels: Sequence[str] | None = None,
-                 queue_size: int = 1000, retry_s: float = 2.0, cafile: str | None = None) -> None:
-        self.url = url.rstrip("/") if url.rstrip("/").endswith("/publish") else url.rstrip("/") + "/publish"
-        self.streams, self.token, self.model = list(streams), token, model
-        self.labels = list(labels) if labels else None
-        self.retry_s, self.cafile = retry_s, cafile
-        self._q: deque = deque(maxlen=queue_size)
-        self.dropped = 0
-        self.sent = 0
-        self.error: str | None = None
-        self.connected = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._stop = threading.Event()
-        self._pumps: list[tuple[Any, Any]] = []
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="ws-publisher",
-                                        daemon=True)
-
-    def start(self) -> "Publisher":
-        self._thread.start()
-        return self
-
-    def attach(self, bus: Any, maxlen: int = 4096) -> Any:
-        def forward(msg: Any) -> None:
-            d = msg if isinstance(msg, dict) else msg.to_dict()
-            if d.get("type") in ENGINE_TYPES:
-                self._put(_json(d))
-
-        sub = bus.attach(forward, maxlen, name="ws-publish-pump")
-        self._pumps.append((bus, sub))
-        return sub
-
-    def _put(self, text: str) -> None:
-        if len(self._q) == self._q.maxlen:
-            self.dropped += 1
-        self._q.append(text)  # deque append is thread-safe
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Let the pumps drain, send what is queued (up to `timeout`), disconnect."""
-        for bus, sub in self._pumps:
-            bus.unsubscribe(sub)
-            sub.thread.join(timeout)
-        deadline = time.monotonic() + timeout
-        while self._q and self.connected.is_set() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        self._stop.set()
-        if self._loop and self._wake:
-            try:
-                self._loop.call_soon_threadsafe(self._wake.set)
-            except RuntimeError:
-                pass
-        self._thread.join(timeout)
-
-    async def _main(self) -> None:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed
-
-        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
-        ssl_ctx = None
-        if self.url.startswith("wss:"):
-            import ssl
-
-            ssl_ctx = ssl.create_default_context(cafile=self.cafile)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-        while not self._stop.is_set():
-            try:
-                async with connect(self.url, additional_headers=headers, compression=None,
-                                   ssl=ssl_ctx, open_timeout=5, close_timeout=2) as ws:
-                    await ws.send(_json({"type": "announce", "streams": self.streams,
-                                         "model": self.model, "labels": self.labels}))
-                    await ws.recv()  # "announced", or the close that refuses us
-                    self.connected.set()
-                    while not self._stop.is_set():
-                        while self._q:
-                            await ws.send(self._q[0])
-                            self._q.popleft()
-                            self.sent += 1
-                        self._wake.clear()
-                        if not self._q and not self._stop.is_set():
-                            await self._wake.wait()
-                    return
-            except ConnectionClosed as exc:
-                rcvd = exc.rcvd
-                if rcvd is not None and rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_CONFLICT, CLOSE_BAD_REQUEST):
-                    self.error = f"hub refused: {rcvd.code} {rcvd.reason}"
-                    print(f"ser-live: --ws-publish: {self.error}", file=sys.stderr)
-                    return
-            except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - retried
-                self.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.connected.clear()
-            await asyncio.sleep(self.retry_s)
-
-
-# ---- command line ------------------------------------------------------------------------
-
-def add_ws_arguments(p: argparse.ArgumentParser, serve: bool = False) -> None:
-    """The websocket options of `monitor` (and `serve`)."""
-    g = p.add_argument_group("websocket broadcast (events only; audio never leaves the machine)")
-    if not serve:
-        g.add_argument("--ws", metavar="HOST:PORT",
-                       help="serve events over websockets and the supervisor page at http://HOST:PORT/ "
-                            "(e.g. 127.0.0.1:8765)")
-        g.add_argument("--ws-publish", metavar="URL",
-                       help="push events to a `ser-live serve` hub, e.g. ws://127.0.0.1:8765/publish")
-        g.add_argument("--tls-ca", metavar="FILE", help="CA file that signs the hub's certificate (wss://)")
-    g.add_argument("--token", help=f"shared secret clients must present (default: ${TOKEN_ENV}); "
-                                   "required to bind a non-loopback address")
-    g.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="browser Origin allowed besides the page's own (repeatable; '*' for any)")
-    g.add_argument("--max-clients", type=int, default=256, help="most simultaneous websocket clients")
-    g.add_argument("--tls-cert", metavar="FILE", help="serve https/wss with this certificate (PEM)")
-    g.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert (PEM)")
-    g.add_argument("--ws-queue", type=int, default=256,
-                   help="messages buffered per client before its oldest are dropped")
-
-
-def _config(args: argparse.Namespace, listen: str, hub: bool) -> WsConfig:
-    from ..cli import CliError
-
-    try:
-        host, port = parse_hostport(listen)
-        cfg = WsConfig(host=host, port=port, token=args.token or os.environ.get(TOKEN_ENV) or None,
-                       allow_origins=tuple(args.allow_origin or ()), max_clients=args.max_clients,
-                       tls_cert=args.tls_cert, tls_key=args.tls_key, queue_size=args.ws_queue, hub=hub)
-        cfg.check()
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    return cfg
-
-
-def start_broadcaster(engine: Any, args: argparse.Namespace) -> "Broadcaster | Publisher | None":
-    """For `monitor`: serve (--ws) or publish (--ws-publish) the engine's messages; None if
-    neither was asked for. Call before `engine.run()`; `close()` it after `engine.bus.close()`."""
-    from ..cli import CliError
-
-    meta = getattr(engine.classifier, "meta", None) or {}
-    model = {"name": meta.get("name"), "labels": list(engine.labels)}
-    if getattr(args, "ws_publish", None):
-        token = args.token or os.environ.get(TOKEN_ENV) or None
-        pub = Publisher(args.ws_publish, engine.streams, token, model["name"], engine.labels,
-                        cafile=getattr(args, "tls_ca", None)).start()
-        pub.attach(engine.bus)
-        return pub
-    if not getattr(args, "ws", None):
-        return None
-    cfg = _config(args, args.ws, hub=False)
-    try:
-        b = Broadcaster(cfg, model=model, labels=engine.labels).start()
-    except OSError as exc:
-        raise CliError(f"--ws {args.ws}: cannot listen ({exc.strerror or exc})") from None
-    b.attach(engine.bus, engine.streams, model=model["name"], labels=engine.labels)
-    print(f"ser-live: supervisor page at {b.url} (websocket {b.ws_url})", file=sys.stderr)
-    return b
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import signal
-
-    from ..cli import CliError
-
-    cfg = _config(args, args.listen, hub=True)
-    try:
-        b = Broadcaster(cfg).start()
-    except OSError as exc:
-        raise CliError(f"--listen {args.listen}: cannot listen ({exc.strerror or exc})") from None
-    print(f"ser-live serve: supervisor page at {b.url}; monitors publish to "
-          f"{b.ws_url.rsplit('/', 1)[0]}/publish", file=sys.stderr, flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        b.close()
-    return 0
-
-
-def add_serve_parser(sub: Any) -> argparse.ArgumentParser:
-    """`ser-live serve`: a hub that monitors publish into (`monitor --ws-publish URL`), serving
-    all their streams to websocket clients and the supervisor page."""
-    p = sub.add_parser("serve", help="websocket hub + supervisor page that monitors publish into",
-                       description=add_serve_parser.__doc__)
-    p.add_argument("--listen", default=f"127.0.0.1:{DEFAULT_PORT}", metavar="HOST:PORT",
-                   help="address to serve on (default: %(default)s)")
-    add_ws_arguments(p, serve=True)
-    p.set_defaults(func=cmd_serve)
-    return p

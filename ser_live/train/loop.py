@@ -20,7 +20,8 @@ from torch.utils.data import DataLoader, Dataset
 from ..labels import LABELS
 from ..model.net import EmotionNet, NetConfig, count_parameters
 from ..model.runtime import clip_probabilities
-from .augment import AugmentConfig, SpecAugment, WaveAugment, random_crop
+from .augment import (AugmentConfig, SpecAugment, WaveAugment, add_white_noise, consistency_loss,
+                      random_crop)
 from .data import AudioCache, ClipRecord, label_counts, speaker_split
 from .metrics import scores
 
@@ -41,6 +42,9 @@ class TrainConfig:
     device: str = "auto"
     samples_per_epoch: int | None = None  # default: the number of training clips
     init: Path | None = None  # fine-tune from this checkpoint's weights instead of from scratch
+    #: weight of the clean/noisy-view agreement loss (0: off); each batch then also trains on
+    #: a copy with white noise, and the two views' predictions are pulled together
+    noise_consistency: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
@@ -213,6 +217,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     best, best_ua, stale = None, -1.0, 0
     meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
+            "noise_consistency": cfg.noise_consistency,
             "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": sorted({r.speaker for r in val_recs}),
             "n_train": len(train_recs), "n_val": len(val_recs),
@@ -227,11 +232,18 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
         total, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress)
         for wave, pitch, y in bar:
-            wave, y = wave.to(device), y.to(device)
-            with torch.no_grad():
-                raw = spec_aug(model.features.raw(wave).cpu(), pitch, gen).to(device)
-            feats = (raw - model.features.mean) / model.features.std
-            loss = F.cross_entropy(model.classify(feats), y, label_smoothing=cfg.label_smoothing)
+            views = [wave]
+            if cfg.noise_consistency:
+                views.append(add_white_noise(wave, cfg.augment.consistency_snr_db, gen))
+            logits = []
+            for view in views:
+                with torch.no_grad():
+                    raw = spec_aug(model.features.raw(view.to(device)).cpu(), pitch, gen).to(device)
+                logits.append(model.classify((raw - model.features.mean) / model.features.std))
+            y = y.to(device)
+            loss = sum(F.cross_entropy(lg, y, label_smoothing=cfg.label_smoothing) for lg in logits) / len(logits)
+            if cfg.noise_consistency:
+                loss = loss + cfg.noise_consistency * consistency_loss(*logits)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
