@@ -34,6 +34,14 @@ class Subscription:
                 self._cond.wait(timeout)
             return self._q.popleft() if self._q else None
 
+    def get_many(self, max_n: int, timeout: float | None = None) -> list[Any]:
+        """Up to `max_n` waiting messages, oldest first, after waiting up to `timeout` for one;
+        empty on timeout or once closed and drained."""
+        with self._cond:
+            if not self._q and not self.closed:
+                self._cond.wait(timeout)
+            return [self._q.popleft() for _ in range(min(max_n, len(self._q)))]
+
     def close(self) -> None:
         with self._cond:
             self.closed = True
@@ -63,18 +71,23 @@ class EventBus:
         for sub in self._subs:  # copy-on-write list: no lock on the hot path
             sub.put(msg)
 
-    def attach(self, handler: Callable[[Any], None], maxlen: int = 1000, name: str = "sink") -> Subscription:
-        """Run `handler(msg)` for every message on a thread of its own."""
+    def attach(self, handler: Callable[[Any], None], maxlen: int = 1000, name: str = "sink",
+               batch: int = 0) -> Subscription:
+        """Run `handler(msg)` for every message on a thread of its own; with `batch` > 0,
+        `handler(msgs)` with the up to `batch` messages waiting at once (one hand-over per
+        burst for sinks that pass messages on to another thread or loop)."""
         sub = self.subscribe(maxlen)
 
         def pump() -> None:
             while True:
-                msg = sub.get(timeout=0.5)
-                if msg is None:
+                # one message at a time unless batching: what waits in the queue, not in this
+                # thread, is what a stuck sink loses first
+                msgs = sub.get_many(batch or 1, timeout=0.5)
+                if not msgs:
                     if sub.closed:
                         return
                     continue
-                handler(msg)
+                handler(msgs if batch else msgs[0])
 
         t = threading.Thread(target=pump, name=name, daemon=True)
         t.start()

@@ -80,8 +80,12 @@ class LogMel(nn.Module):
         peak = logmel.amax(dim=(1, 2), keepdim=True).clamp_min(-46.0)  # ln(1e-20)
         return torch.clamp(logmel - peak, min=-self.floor)
 
+    def normalize(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw log-mel -> the network's input; training applies SpecAugment in between."""
+        return (raw - self.mean) / self.std
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return (self.raw(wave) - self.mean) / self.std
+        return self.normalize(self.raw(wave))
 
     @torch.no_grad()
     def set_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:

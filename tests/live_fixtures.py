@@ -121,6 +121,16 @@ def compose(parts: list[float | np.ndarray]) -> Scene:
     return Scene(np.concatenate(chunks), intervals)
 
 
+def stereo_call(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Scene, Scene]:
+    """Agent (left) says `a`, then the customer (right) says `b`, with a second of silence
+    around each turn: (stereo (n, 2) float32, agent scene, customer scene)."""
+    agent = compose([1.0, a, 1.0 + len(b) / SR + 1.0])
+    customer = compose([1.0 + len(a) / SR + 1.0, b, 1.0])
+    stereo = np.zeros((max(len(agent.audio), len(customer.audio)), 2), np.float32)
+    stereo[:len(agent.audio), 0], stereo[:len(customer.audio), 1] = agent.audio, customer.audio
+    return stereo, agent, customer
+
+
 @pytest.fixture(scope="session")
 def utterances(espeak) -> tuple[np.ndarray, np.ndarray]:
     """Two sentences of 2-3 s each, different voices."""

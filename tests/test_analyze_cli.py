@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from live_fixtures import (SR, Scene, check_events_over_speech, compose, run_cli,  # noqa: F401
-                           scene, tiny_model_dir, utterances)
+from live_fixtures import (SR, Scene, check_events_over_speech, run_cli,  # noqa: F401
+                           scene, stereo_call, tiny_model_dir, utterances)
 
 GOOD = {  # name: (rate, channels, soundfile format, subtype)
     "a_8k.wav": (8000, 1, "WAV", "PCM_16"),
@@ -111,12 +111,7 @@ def test_analyze_all_good_csv_to_file(mixed_dir: Path, scene: Scene, tiny_model_
 def test_analyze_split_channels_json(utterances, tiny_model_dir: Path, tmp_path: Path) -> None:
     """A stereo call, agent left and customer right taking turns: two streams, each with its
     own speech, as one JSON document."""
-    a, b = utterances
-    agent = compose([1.0, a, 1.0 + len(b) / SR + 1.0])
-    customer = compose([1.0 + len(a) / SR + 1.0, b, 1.0])
-    n = max(len(agent.audio), len(customer.audio))
-    stereo = np.zeros((n, 2), np.float32)
-    stereo[:len(agent.audio), 0], stereo[:len(customer.audio), 1] = agent.audio, customer.audio
+    stereo, agent, customer = stereo_call(*utterances)
     path = tmp_path / "call.wav"
     sf.write(str(path), soxr.resample(stereo, SR, 44100), 44100, subtype="PCM_16")
     r = run_cli("analyze", path, "--model", tiny_model_dir, "--format", "json", "--split-channels")

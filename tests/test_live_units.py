@@ -342,6 +342,42 @@ def test_bus_close_drains_attached_sinks() -> None:
     bus.publish("after close")  # nobody listens any more; must not raise
 
 
+def test_bus_attach_in_batches() -> None:
+    """A batching sink gets what waits at once, up to `batch`, in order and all of it."""
+    bus = EventBus()
+    first = threading.Event()
+    release = threading.Event()
+    batches: list[list[int]] = []
+
+    def handler(msgs: list[int]) -> None:
+        first.set()
+        release.wait(10)
+        batches.append(list(msgs))
+
+    bus.attach(handler, maxlen=1000, batch=4)
+    bus.publish(0)
+    assert first.wait(5)  # the pump holds [0]; the rest queue up behind it
+    for i in range(1, 11):
+        bus.publish(i)
+    release.set()
+    bus.close()
+    assert [m for b in batches for m in b] == list(range(11))
+    assert batches[0] == [0] and [len(b) for b in batches[1:]] == [4, 4, 2]
+
+
+def test_subscription_get_many() -> None:
+    bus = EventBus()
+    sub = bus.subscribe()
+    for i in range(5):
+        bus.publish(i)
+    assert sub.get_many(3, 0) == [0, 1, 2] and sub.get_many(10, 0) == [3, 4]
+    t0 = time.perf_counter()
+    assert sub.get_many(10, 0.05) == [] and time.perf_counter() - t0 >= 0.04  # waited, timed out
+    bus.unsubscribe(sub)
+    t0 = time.perf_counter()
+    assert sub.get_many(10, 5.0) == [] and time.perf_counter() - t0 < 1.0  # closed: no wait
+
+
 def test_subscription_get_after_close() -> None:
     bus = EventBus()
     sub = bus.subscribe()

@@ -14,7 +14,7 @@ import soxr
 
 import synth
 from live_fixtures import (SR, TOL, Scene, check_events_over_speech, classifier,  # noqa: F401
-                           compose, scene, tiny_model_dir, utterances)
+                           scene, stereo_call, tiny_model_dir, utterances)
 from ser_live.audio.io import AudioLoadError
 from ser_live.audio.sources import FileSource, StdinSource
 from ser_live.engine import Engine, EngineConfig
@@ -201,12 +201,7 @@ def test_engine_on_a_file(scene: Scene, classifier) -> None:
 def test_engine_split_stereo_call(utterances, classifier, tmp_path: Path) -> None:
     """Agent on the left, customer on the right, taking turns: each stream's events follow
     its own speaker, and each stream gets its summary."""
-    a, b = utterances
-    agent = compose([1.0, a, 1.0 + len(b) / SR + 1.0])
-    customer = compose([1.0 + len(a) / SR + 1.0, b, 1.0])
-    n = max(len(agent.audio), len(customer.audio))
-    stereo = np.zeros((n, 2), np.float32)
-    stereo[:len(agent.audio), 0], stereo[:len(customer.audio), 1] = agent.audio, customer.audio
+    stereo, agent, customer = stereo_call(*utterances)
     path = tmp_path / "call.flac"
     sf.write(str(path), stereo, 16000)
     msgs = run_engine([FileSource(path, split=True)], classifier)

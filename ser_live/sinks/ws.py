@@ -237,10 +237,8 @@ class Broadcaster:
         """Subscribe to an engine's EventBus (bounded; never blocks the engine) and forward."""
         if streams is not None:
             self.add_streams(streams, "local", model or (self.model or {}).get("name"), labels)
-        sub = bus.subscribe(maxlen)
-        t = threading.Thread(target=self._pump, args=(sub,), name="ws-pump", daemon=True)
-        t.start()
-        self._pumps.append((bus, sub, t))
+        sub = bus.attach(self._forward, maxlen, name="ws-pump", batch=512)
+        self._pumps.append((bus, sub, sub.thread))
         return sub
 
     def publish(self, msg: Any) -> None:
@@ -255,25 +253,11 @@ class Broadcaster:
             return None
         return d["stream"], d["type"], to_json(d)
 
-    def _pump(self, sub: Any) -> None:
-        while True:
-            msg = sub.get(timeout=0.5)
-            if msg is None:
-                if sub.closed:
-                    return
-                continue
-            batch = []
-            while msg is not None and len(batch) < 512:
-                item = self._encode(msg)
-                if item:
-                    batch.append(item)
-                msg = sub.get(timeout=0)
-            if batch:
-                self._call(self._fanout, batch)
-            if msg is not None:  # the 513th: goes with the next batch
-                item = self._encode(msg)
-                if item:
-                    self._call(self._fanout, [item])
+    def _forward(self, msgs: list[Any]) -> None:
+        """A burst from the bus (pump thread): encoded once, handed to the loop in one call."""
+        batch = [item for item in map(self._encode, msgs) if item]
+        if batch:
+            self._call(self._fanout, batch)
 
     def _call(self, fn: Any, *args: Any) -> None:
         loop = self._loop

@@ -37,7 +37,9 @@ def validation_records(records: Sequence[ClipRecord], model_dir: Path) -> list[C
     Scoring candidates here, clean and corrupted, is how to compare models without
     looking at test speakers.
     """
-    meta_path = model_dir / "model.json"
+    from ..model.runtime import META_FILE
+
+    meta_path = model_dir / META_FILE
     try:
         speakers = set(json.loads(meta_path.read_text())["training"]["val_speakers"])
     except (OSError, ValueError, KeyError, TypeError):

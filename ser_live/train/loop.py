@@ -239,7 +239,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
             for view in views:
                 with torch.no_grad():
                     raw = spec_aug(model.features.raw(view.to(device)).cpu(), pitch, gen).to(device)
-                logits.append(model.classify((raw - model.features.mean) / model.features.std))
+                logits.append(model.classify(model.features.normalize(raw)))
             y = y.to(device)
             loss = sum(F.cross_entropy(lg, y, label_smoothing=cfg.label_smoothing) for lg in logits) / len(logits)
             if cfg.noise_consistency:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..model.runtime import META_FILE
+from ..model.runtime import CPU_CHUNK, META_FILE
 
 
 def _row(name: str, rep: dict) -> str:
@@ -87,7 +87,7 @@ def write_model_card(model_dir: Path) -> Path:
                   "(`.venv/bin/python bench/bench_inference.py --json models/reports/speed.json`): "
                   f"batch 1 median {sp['batch1_median_ms']:.2f} ms, batch 32 "
                   f"{sp['batch32_per_window_ms']:.3f} ms per window"
-                  + (f" in the classifier's chunks of 8 ({sp['batch32_one_call_per_window_ms']:.3f} ms "
+                  + (f" in the classifier's chunks of {CPU_CHUNK} ({sp['batch32_one_call_per_window_ms']:.3f} ms "
                      "in one call of 32)" if "batch32_one_call_per_window_ms" in sp else "")
                   + "; the seed projects' librosa "
                   f"features alone take {sp['seed_features_per_clip_ms']:.1f} ms per 3 s clip "
