@@ -60,8 +60,8 @@ class LogMel(nn.Module):
         self.register_buffer("mean", torch.zeros(cfg.n_mels, 1))
         self.register_buffer("std", torch.ones(cfg.n_mels, 1))
 
-    def raw(self, wave: torch.Tensor) -> torch.Tensor:
-        """Gain-invariant log-mel before the dataset normalisation."""
+    def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
+        """(batch, samples) -> mel-band power (batch, n_mels, frames)."""
         if self.onnx_export:
             # ONNX has no complex tensors; its exporter maps the real-pair form onto DFT
             pair = torch.stft(wave, n_fft=self.n_fft, hop_length=self.hop_length,
@@ -73,12 +73,19 @@ class LogMel(nn.Module):
                               win_length=self.win_length, window=self.window,
                               center=True, pad_mode="constant", return_complex=True)
             power = spec.real.square() + spec.imag.square()
-        mel = torch.matmul(self.mel_fb, power)
+        return torch.matmul(self.mel_fb, power)
+
+    def log_peak(self, mel: torch.Tensor) -> torch.Tensor:
+        """Mel power -> natural-log level relative to each window's peak, floored `top_db` below."""
         # an epsilon far below any real signal keeps quiet input exactly gain-invariant; the
         # clamped peak makes an all-zero window (a muted line) read as the silence floor
         logmel = torch.log(mel + 1e-30)
         peak = logmel.amax(dim=(1, 2), keepdim=True).clamp_min(-46.0)  # ln(1e-20)
         return torch.clamp(logmel - peak, min=-self.floor)
+
+    def raw(self, wave: torch.Tensor) -> torch.Tensor:
+        """Gain-invariant log-mel before the dataset normalisation."""
+        return self.log_peak(self.mel_power(wave))
 
     def normalize(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw log-mel -> the network's input; training applies SpecAugment in between."""

@@ -1,6 +1,8 @@
 """Manifests, speaker-grouped splits, the decoded-clip cache, and the reported scores."""
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -152,6 +154,10 @@ def test_audio_cache_skips_corrupt_and_reuses_disk_copy(tmp_path: Path, clip_dir
     assert [p for p, _ in second.failed] == [p for p, _ in first.failed]
     for i in range(3):
         np.testing.assert_array_equal(second[i], first[i])
+    # the same files named relative to the working folder are the same entry
+    relative = [dataclasses.replace(r, path=Path(os.path.relpath(r.path))) for r in recs]
+    assert not relative[0].path.is_absolute()
+    assert len(AudioCache(relative, cache_dir, progress=False)) == 3
 
     # a different file list is a different cache entry (and here: nothing decodable)
     third = AudioCache(recs[:2], cache_dir, progress=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import random
 import sys
 from collections import Counter
@@ -131,8 +132,9 @@ class AudioCache:
                  progress: bool = True) -> None:
         from ..audio.io import AudioLoadError
 
-        key = hashlib.sha1(
-            ("\n".join(str(r.path) for r in records) + f"|v{self.VERSION}").encode()).hexdigest()[:16]
+        # absolute paths: the same corpus named from another folder is the same cache
+        key = hashlib.sha1(("\n".join(os.path.abspath(r.path) for r in records)
+                            + f"|v{self.VERSION}").encode()).hexdigest()[:16]
         cache_file = (cache_dir / f"clips-{key}.npz") if cache_dir else None
         self.failed: list[tuple[Path, str]] = []
         if cache_file is not None and cache_file.is_file():
@@ -172,6 +174,4 @@ class AudioCache:
 
 def default_cache_dir() -> Path:
     """Where decoded clips are cached: $SER_LIVE_CACHE or ~/.cache/ser-live."""
-    import os
-
     return Path(os.environ.get("SER_LIVE_CACHE", Path.home() / ".cache" / "ser-live"))
