@@ -120,11 +120,16 @@ def test_classifier_on_exported_model(trained: dict, speech: np.ndarray) -> None
         clf.predict_windows(np.zeros((1, 16000), np.float32))
 
 
+def evaluate(trained: dict, ser_live, out: Path, *args):
+    """`ser-live evaluate` on the tiny corpus with the model trained above."""
+    return ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],
+                    "--out", out, "--device", "cpu", *args, cwd=trained["work"],
+                    cache_dir=trained["cache"])
+
+
 def test_evaluate(trained: dict, ser_live) -> None:
     report_path = trained["work"] / "eval" / "report.json"
-    res = ser_live("evaluate", "--manifest", trained["manifest"], "--split", "test",
-                   "--model", trained["model"], "--out", report_path, "--device", "cpu",
-                   cwd=trained["work"], cache_dir=trained["cache"])
+    res = evaluate(trained, ser_live, report_path, "--split", "test")
     assert res.returncode == 0, str(res)
     rep = json.loads(report_path.read_text())
     for key in ("ua", "wa", "macro_f1", "labels", "confusion", "n", "per_class"):
@@ -148,9 +153,7 @@ def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
 
     ckpt = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
     report_path = trained["work"] / "eval" / "val.json"
-    res = ser_live("evaluate", "--manifest", trained["manifest"], "--split", "val",
-                   "--model", trained["model"], "--out", report_path, "--device", "cpu",
-                   cwd=trained["work"], cache_dir=trained["cache"])
+    res = evaluate(trained, ser_live, report_path, "--split", "val")
     assert res.returncode == 0, str(res)
     rep = json.loads(report_path.read_text())
     # the validation voices' clips of the model's labels (4 sentences per voice and emotion)
@@ -204,9 +207,7 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
 
 def test_evaluate_classes(trained: dict, ser_live) -> None:
     report_path = trained["work"] / "eval" / "two.json"
-    res = ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],
-                   "--classes", "angry,sad", "--out", report_path, "--device", "cpu",
-                   cwd=trained["work"], cache_dir=trained["cache"])
+    res = evaluate(trained, ser_live, report_path, "--classes", "angry,sad")
     assert res.returncode == 0, str(res)
     rep = json.loads(report_path.read_text())
     assert rep["labels"] == ["angry", "sad"]
@@ -217,9 +218,7 @@ def test_evaluate_classes(trained: dict, ser_live) -> None:
 
 
 def test_evaluate_unknown_class_is_a_one_line_error(trained: dict, ser_live) -> None:
-    res = ser_live("evaluate", "--manifest", trained["manifest"], "--model", trained["model"],
-                   "--classes", "happy,sad", "--out", trained["work"] / "x.json",
-                   cwd=trained["work"], cache_dir=trained["cache"])
+    res = evaluate(trained, ser_live, trained["work"] / "x.json", "--classes", "happy,sad")
     assert res.returncode == 2, str(res)
     lines = res.error_lines()
     assert len(lines) == 1 and "happy" in lines[0] and "Traceback" not in res.stderr, str(res)
