@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import multiprocessing as mp
 import socket
@@ -38,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from ser_live.bus import EventBus  # noqa: E402
-from ser_live.events import EmotionEvent, Status, iso_now  # noqa: E402
+from ser_live.events import EmotionEvent, Status, epoch_of, iso_now  # noqa: E402
 from ser_live.labels import LABELS  # noqa: E402
 from ser_live.sinks.ws import Broadcaster, WsConfig  # noqa: E402
 
@@ -48,10 +47,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def _epoch(iso: str) -> float:
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 # ---- clients (child processes) ---------------------------------------------------------
@@ -81,7 +76,7 @@ async def _clients(url, n, streams, ready, start, out, deadline_s) -> None:
                     m = json.loads(raw)
                     t = m["type"]
                     if t == "event":
-                        lat.append(time.time() - _epoch(m["time"]))
+                        lat.append(time.time() - epoch_of(m["time"]))
                         per_stream[m["stream"]] = per_stream.get(m["stream"], 0) + 1
                     elif t == "summary":
                         ended += 1
@@ -106,16 +101,15 @@ async def _clients(url, n, streams, ready, start, out, deadline_s) -> None:
              "lat": lat.astype(np.float32).tolist()})
 
 
-def stalled_client(port: int) -> socket.socket:
+def stalled_client(url: str, port: int):
+    """A real client that stops reading after the handshake: a queue of one message and a 4 KB
+    socket buffer, so the server's sends back up at once."""
+    from websockets.sync.client import connect
+
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", port))
-    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    return s
+    return connect(url, sock=s, max_queue=1, ping_interval=None)
 
 
 # ---- one step ------------------------------------------------------------------------------
@@ -140,7 +134,7 @@ def run_step(clients: int, streams: int, seconds: float, rate: float, procs: int
     for _ in range(clients):
         ready.get(timeout=300)
     connect_s = time.monotonic() - t0
-    stalled = stalled_client(b.port) if stall else None
+    stalled = stalled_client(b.ws_url, b.port) if stall else None
     rss0 = rss_mb()
 
     rng = np.random.default_rng(0)
@@ -173,7 +167,7 @@ def run_step(clients: int, streams: int, seconds: float, rate: float, procs: int
     results = [out.get(timeout=seconds + 120) for _ in workers]
     stall_info = None
     if stalled is not None:
-        port = stalled.getsockname()[1]
+        port = stalled.local_address[1]
         c = next((c for c in b._clients if c.ws.remote_address[1] == port), None)
         stall_info = {"queued": len(c.queue) if c else None, "dropped": c.dropped if c else None,
                       "sent": c.sent if c else None, "queue_limit": queue}

@@ -19,6 +19,11 @@ def iso_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_of(iso: str) -> float:
+    """Seconds since the epoch of a message's `time`: how a client measures an event's age."""
+    return _dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 @dataclass
 class EmotionEvent:
     """One classified 2 s window."""

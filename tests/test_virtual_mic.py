@@ -7,7 +7,6 @@ set-up bug (libasound2-plugins or libportaudio2 missing) and the test fails sayi
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import signal
 import subprocess
@@ -21,14 +20,12 @@ import synth
 from live_fixtures import (SER_LIVE, TOL, cli_env, compose, overlaps, run_cli,  # noqa: F401
                            tiny_model_dir, utterances, virtual_mic)
 
+from ser_live.events import epoch_of
+
 #: How much later than the wall-clock estimate the audio may really reach the stream: paplay
 #: start-up and PulseAudio's buffers on the way in, capture buffering on the way out (the
 #: estimate can only be early, never late).
 ALIGN = 0.25
-
-
-def wall(iso: str) -> float:
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 class LineReader:
@@ -115,7 +112,7 @@ def test_monitor_hears_speech_played_into_the_virtual_microphone(
 
     # stream time -> time in the played file: stream sample 0 was captured at (at latest)
     # the earliest `time - t` of the statuses; playback started at t_play
-    stream0 = min(wall(s["time"]) - s["t"] for s in statuses)
+    stream0 = min(epoch_of(s["time"]) - s["t"] for s in statuses)
     offset = t_play - stream0
     assert 0.9 < offset < 30, f"playback started {offset:.2f} s into the stream"
     shown = [(round(e["t_start"] - offset, 2), round(e["t_end"] - offset, 2)) for e in events]

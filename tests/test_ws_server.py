@@ -3,6 +3,7 @@ type, subscriptions, token / origin / max-clients / garbage / huge-frame close c
 hub that monitors publish into, and a stalled client that must cost nobody anything."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -25,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
 from ser_live.bus import EventBus  # noqa: E402
-from ser_live.events import EmotionEvent, Status, iso_now  # noqa: E402
+from ser_live.events import EmotionEvent, Status, epoch_of, iso_now  # noqa: E402
 from ser_live.labels import LABELS  # noqa: E402
 from ser_live.sinks import ws as wsmod  # noqa: E402
 from ser_live.sinks import ws_cli  # noqa: E402
@@ -276,51 +277,19 @@ def test_static_page_and_paths(server):
 
 # --- backpressure ---------------------------------------------------------------------
 
-def _raw_stalled_client(port: int) -> socket.socket:
-    """A websocket client that completes the handshake, then never reads (tiny receive buffer)."""
+def _stalled_client(b: Broadcaster):
+    """A real client that stops reading after the handshake: a queue of one message and a 4 KB
+    socket buffer, so the server's sends back up at once."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(("127.0.0.1", port))
-    s.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert b" 101 " in head.split(b"\r\n")[0], head
-    return s
-
-
-def _read_frames(s: socket.socket, seconds: float) -> list[dict]:
-    """Text frames from a raw socket for `seconds` (server frames are unmasked)."""
-    s.settimeout(0.2)
-    buf, out, end = b"", [], time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not chunk:
-            break
-        buf += chunk
-        while len(buf) >= 2:
-            n, off = buf[1] & 0x7F, 2
-            if n == 126:
-                n, off = int.from_bytes(buf[2:4], "big"), 4
-            elif n == 127:
-                n, off = int.from_bytes(buf[2:10], "big"), 10
-            if len(buf) < off + n:
-                break
-            if buf[0] & 0x0F == 1:
-                out.append(json.loads(buf[off:off + n]))
-            buf = buf[off + n:]
-    return out
+    s.connect(("127.0.0.1", b.port))
+    return connect(b.ws_url, sock=s, max_queue=1, ping_interval=None)
 
 
 def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
     b = server(queue_size=128)
-    stalled = _raw_stalled_client(b.port)
     n = 1200
-    with connect(b.ws_url) as fast:
+    with _stalled_client(b) as stalled, connect(b.ws_url) as fast:
         hello(fast)
         latencies: list[float] = []
         seen: list[dict] = []
@@ -332,7 +301,7 @@ def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
                 m = json.loads(fast.recv(timeout=5))
                 seen.append(m)
                 if m["type"] == "event":
-                    latencies.append(time.time() - _epoch(m["time"]))
+                    latencies.append(time.time() - epoch_of(m["time"]))
 
         reader = threading.Thread(target=read)
         reader.start()
@@ -351,23 +320,19 @@ def test_stalled_client_costs_bounded_memory_and_nobody_waits(server):
         assert not [m for m in seen if m["type"] == "dropped"]
         assert t_pub < 0.05, f"publishing blocked the engine for {t_pub * 1000:.1f} ms"
         assert float(np.percentile(latencies, 99)) < 0.5, "the stalled client slowed the fast one"
-        port = stalled.getsockname()[1]
+        port = stalled.local_address[1]
         slow = [c for c in b._clients if c.ws.remote_address[1] == port]
         assert len(slow) == 1 and len(slow[0].queue) <= 128 and slow[0].dropped > n // 4, \
             (slow[0].sent, slow[0].dropped)
         # when it reads again it learns how much it lost
-        frames = _read_frames(stalled, 2.0)
+        frames = []
+        with contextlib.suppress(TimeoutError):
+            while not any(f["type"] == "dropped" for f in frames):
+                frames.append(json.loads(stalled.recv(timeout=5)))
         reported = [f for f in frames if f["type"] == "dropped"]
         assert reported and reported[-1]["total"] == slow[0].dropped
         for f in reported + frames[:3]:
             SERVER_MSG.validate(f)
-    stalled.close()
-
-
-def _epoch(iso: str) -> float:
-    import datetime as dt
-
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def test_publish_never_blocks_when_the_loop_is_gone():
