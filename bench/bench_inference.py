@@ -9,23 +9,13 @@ ratio printed, because these machines are noisy and only same-run ratios compare
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-
-def timed(fn, repeats: int, warmup: int = 10) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000.0)
-    return out
+from common import DEFAULT_MODEL, load_classifier, write_json
 
 
 def interleaved(fns, repeats: int, warmup: int = 10) -> list[list[float]]:
@@ -44,18 +34,17 @@ def interleaved(fns, repeats: int, warmup: int = 10) -> list[list[float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="models")
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--repeats", type=int, default=200)
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
 
     import torch
 
-    torch.set_num_threads(1)
-    from ser_live.model.runtime import CPU_CHUNK, Classifier
+    from ser_live.model.runtime import CPU_CHUNK
     from ser_live.train.baseline import time_seed_features
 
-    clf = Classifier(args.model, device="cpu")
+    clf = load_classifier(args.model, threads=1)
     rng = np.random.default_rng(0)
     # speech-like test signal: noise shaped by a 4 Hz syllable envelope
     t = np.arange(48000) / 16000
@@ -63,7 +52,7 @@ def main() -> None:
     w1 = clip[None, :32000].copy()
     w32 = np.stack([np.roll(clip, k * 500)[:32000] for k in range(32)])
 
-    b1 = timed(lambda: clf.predict_windows(w1), args.repeats)
+    b1 = interleaved([lambda: clf.predict_windows(w1)], args.repeats)[0]
     # reference: the same 32 windows in one model call, without the classifier's CPU chunking;
     # the two alternate, after a warm-up of both, so drifts of the machine hit them alike
     x32 = torch.from_numpy(w32)
@@ -91,8 +80,7 @@ def main() -> None:
     print(f"seed baseline (librosa MFCC+chroma+mel, features only, 3 s clip): {seed_ms:.2f} ms")
     print(f"ratio seed features / our features+model: batch 1 {res['ratio_seed_features_over_ours_batch1']:.1f}x, "
           f"batch 32 {res['ratio_seed_features_over_ours_batch32']:.1f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
+    write_json(args.json, res)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 
-import numpy as np
-
 from common import (DEFAULT_MODEL, CountingClassifier, CpuMeter, StampBus, TimedSource,
                     engine_lags_ms, in_thread, load_classifier, machine_line, model_call_ms, pct,
                     recording_file, sample_windows, speech_share, write_json)

@@ -26,27 +26,15 @@ import json
 import multiprocessing as mp
 import socket
 import sys
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
+from common import rss_mb, write_json  # noqa: E402  (puts the checkout on sys.path)
 from ser_live.bus import EventBus  # noqa: E402
 from ser_live.events import EmotionEvent, Status, epoch_of, iso_now  # noqa: E402
 from ser_live.labels import LABELS  # noqa: E402
 from ser_live.sinks.ws import Broadcaster, WsConfig  # noqa: E402
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ---- clients (child processes) ---------------------------------------------------------
@@ -227,8 +215,7 @@ def main() -> int:
           + f"; server RSS {step['server_rss_mb']}")
     if step["stalled_client"]:
         print(f"stalled client: {step['stalled_client']}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+    write_json(args.json, report)
     return 0 if all_ok else 1
 
 

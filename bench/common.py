@@ -339,7 +339,7 @@ def engine_lags_ms(bus: StampBus, sources: Sequence[TimedSource]) -> list[float]
             if t0.get(m.stream) is not None]
 
 
-def write_json(path: str | None, res: dict) -> None:
+def write_json(path: str | None, res: object) -> None:
     if path:
         Path(path).write_text(json.dumps(res, indent=1))
         print(f"wrote {path}")

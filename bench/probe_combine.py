@@ -26,9 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import ROOT, write_json
 
 CONDITIONS = ("none", "noise10", "telephone")
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -101,7 +99,7 @@ def main() -> None:
     names = list(probs)
     candidates = ([combo for k in range(1, len(names) + 1) for combo in itertools.combinations(names, k)]
                   if args.models else [(n,) for n in names])
-    results, base = [], None
+    results: list[dict] = []
     for combo in candidates:
         row = {"models": list(combo)}
         for c in CONDITIONS:
@@ -109,14 +107,12 @@ def main() -> None:
             row[c] = scores(y, pred, labels)["ua"]
             row[c + "_ravdess"] = scores(y[ravdess], pred[ravdess], labels)["ua"]
         row["mean"] = float(np.mean([row[c] for c in CONDITIONS]))
-        base = base or row["mean"]
-        row["ratio"] = row["mean"] / base
+        row["ratio"] = row["mean"] / (results[0] if results else row)["mean"]
         results.append(row)
         print(f"{' + '.join(combo):<32}" + "  ".join(f"{c} {row[c]:.3f}/{row[c + '_ravdess']:.3f}"
                                                      for c in CONDITIONS)
               + f"  mean {row['mean']:.3f} ({row['ratio']:.3f}x {names[0]})")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -13,16 +13,11 @@ read. The shipped log-mel (80 dB floor) is the baseline, scored in the same run.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import ROOT, write_json
 
 CONDITIONS = ("none", "noise10", "telephone")
 
@@ -133,8 +128,7 @@ def main() -> None:
         u = r["ua"]
         print(f"{r['front_end']:34s} {r['fitted_on']:18s} {u['none']:6.3f} {u['noise10']:7.3f} "
               f"{u['telephone']:6.3f} {r['mean']:6.3f}  {r['mean'] / base[r['fitted_on']]:.2f}x")
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    write_json(args.json, results)
 
 
 if __name__ == "__main__":
