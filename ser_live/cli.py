@@ -53,7 +53,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
-                      net=NetConfig(bidirectional=not args.unidirectional))
+                      teacher=Path(args.teacher) if args.teacher else None, distill=args.distill,
+                      net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
+                                    time_strides=args.time_strides))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
@@ -282,6 +284,17 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_triple(text: str) -> tuple[int, int, int]:
+    """argparse type for "16,32,64": three positive integers."""
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive integers like 16,32,64, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
@@ -331,7 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--teacher", metavar="CHECKPOINT",
+                   help="distil from this finished run (same --seed and data)")
+    p.add_argument("--distill", type=float, default=0.5, metavar="WEIGHT",
+                   help="weight of the teacher's soft targets against the labels (with --teacher)")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
+    p.add_argument("--channels", type=_int_triple, default=(16, 32, 64), metavar="A,B,C",
+                   help="channels of the three conv blocks")
+    p.add_argument("--time-strides", type=_int_triple, default=(2, 2, 1), metavar="A,B,C",
+                   help="time strides of the three conv blocks (2,2,2: 80 ms LSTM steps)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -248,3 +248,20 @@ def test_consistency_loss() -> None:
     assert float(consistency_loss(a, b)) == pytest.approx(float(consistency_loss(b, a)), rel=1e-5)
     far = torch.tensor([[30.0, 0.0], [0.0, 30.0]])
     assert float(consistency_loss(far, far.flip(1))) == pytest.approx(np.log(2), rel=1e-3)
+
+
+def test_distillation_loss() -> None:
+    """Zero when the student already matches the teacher, and larger the further it is; the T^2
+    scale keeps it comparable with the label loss at any temperature."""
+    from ser_live.train.loop import DISTILL_TEMPERATURE, distillation_loss
+
+    g = torch.Generator().manual_seed(0)
+    teacher = torch.randn(16, 8, generator=g) * 3
+    near = teacher + torch.randn(16, 8, generator=g) * 0.3
+    far = torch.randn(16, 8, generator=g) * 3
+    assert float(distillation_loss(teacher, teacher)) == pytest.approx(0.0, abs=1e-5)
+    assert 0.0 < float(distillation_loss(near, teacher)) < float(distillation_loss(far, teacher))
+    t = DISTILL_TEMPERATURE
+    p = torch.softmax(teacher / t, -1)
+    kl = (p * (p.log() - torch.log_softmax(far / t, -1))).sum(-1).mean() * t * t
+    assert float(distillation_loss(far, teacher)) == pytest.approx(float(kl), rel=1e-5)

@@ -191,18 +191,67 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
     card = (trained["work"] / "tuned_model" / "README.md").read_text()
     assert all(c in card for c in commands)
 
-    from ser_live.train.data import read_manifest, select, speaker_split
-
-    records = select(read_manifest(trained["manifest"]), split="train")
-    val0 = {r.speaker for r in speaker_split(records, seed=0)[1]}
-    seed = next(s for s in range(1, 100)
-                if {r.speaker for r in speaker_split(records, seed=s)[1]} != val0)
     other = ser_live("train", "--manifest", trained["manifest"], "--out", trained["work"] / "x",
-                     "--epochs", 1, "--seed", seed, "--init", trained["run"] / "best.pt",
+                     "--epochs", 1, "--seed", _other_split_seed(trained["manifest"]),
+                     "--init", trained["run"] / "best.pt",
                      "--no-progress", cwd=trained["work"], cache_dir=trained["cache"])
     assert other.returncode == 2, str(other)
     lines = other.error_lines()
     assert len(lines) == 1 and "--seed 0" in lines[0] and "best.pt" in lines[0], str(other)
+
+
+def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:
+    """`--teacher` trains a smaller net with 80 ms LSTM steps on the teacher's soft targets; the
+    export lists the teacher's command before the student's; a teacher validated on other
+    speakers is refused like `--init`."""
+    import torch
+
+    out = trained["work"] / "student"
+    res = ser_live("train", "--manifest", trained["manifest"], "--out", out, "--epochs", 2,
+                   "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
+                   "--workers", 0, "--no-progress", "--teacher", trained["run"] / "best.pt",
+                   "--distill", 0.7, "--channels", "8,16,24", "--time-strides", "2,2,2",
+                   cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+    assert res.returncode == 0, str(res)
+    teacher = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
+    student = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    assert student["teacher"] == str(trained["run"] / "best.pt") and student["distill"] == 0.7
+    assert student["net"]["channels"] == (8, 16, 24) and student["net"]["time_strides"] == (2, 2, 2)
+    assert student["model"]["cnn.2.0.weight"].shape == (24, 16, 3, 3)
+    exp = ser_live("export", out / "last.pt", "--out", trained["work"] / "student_model",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert exp.returncode == 0, str(exp)
+    meta = json.loads((trained["work"] / "student_model" / "model.json").read_text())
+    assert meta["training"]["commands"] == [teacher["command"], student["command"]]
+    assert meta["architecture"]["time_strides"] == [2, 2, 2]
+    module = torch.jit.load(str(trained["work"] / "student_model" / "model.pt"))
+    with torch.inference_mode():
+        probs = module(torch.zeros(2, 32000))
+    assert probs.shape == (2, 3) and torch.allclose(probs.sum(1), torch.ones(2))
+
+    bad = ser_live("train", "--manifest", trained["manifest"], "--out", trained["work"] / "y",
+                   "--epochs", 1, "--seed", _other_split_seed(trained["manifest"]),
+                   "--teacher", trained["run"] / "best.pt", "--no-progress",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert bad.returncode == 2, str(bad)
+    lines = bad.error_lines()
+    assert len(lines) == 1 and "--teacher" in lines[0] and "--seed 0" in lines[0], str(bad)
+
+
+def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
+    res = ser_live("train", "--manifest", trained["manifest"], "--channels", "16,32",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 2 and "--channels" in res.stderr and "16,32" in res.stderr, str(res)
+    assert "Traceback" not in res.stderr
+
+
+def _other_split_seed(manifest: Path) -> int:
+    """A seed whose validation speakers differ from seed 0's."""
+    from ser_live.train.data import read_manifest, select, speaker_split
+
+    records = select(read_manifest(manifest), split="train")
+    val0 = {r.speaker for r in speaker_split(records, seed=0)[1]}
+    return next(s for s in range(1, 100) if {r.speaker for r in speaker_split(records, seed=s)[1]} != val0)
 
 
 def test_evaluate_classes(trained: dict, ser_live) -> None:

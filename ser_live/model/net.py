@@ -22,6 +22,9 @@ class NetConfig:
 
     n_classes: int = 8
     channels: tuple[int, int, int] = (16, 32, 64)
+    #: time stride of each conv block: (2, 2, 1) gives the LSTM 40 ms steps, (2, 2, 2) 80 ms
+    #: steps at about 80 % of the compute (prosody moves at syllable rate, ~200 ms)
+    time_strides: tuple[int, int, int] = (2, 2, 1)
     proj: int = 128
     lstm_hidden: int = 64
     bidirectional: bool = True
@@ -35,6 +38,8 @@ class NetConfig:
     def from_dict(cls, d: dict) -> "NetConfig":
         d = dict(d)
         d["channels"] = tuple(d["channels"])
+        if "time_strides" in d:  # checkpoints from before it existed used the default
+            d["time_strides"] = tuple(d["time_strides"])
         d["features"] = FeatureConfig(**d["features"])
         return cls(**d)
 
@@ -52,9 +57,11 @@ class EmotionNet(nn.Module):
         c1, c2, c3 = cfg.channels
         fe = cfg.features
         self.features = LogMel(fe)
-        # mel axis: 64 -> 32 -> 16 -> 8; time axis: 201 -> 101 -> 51 -> 51 frames (20 ms steps)
-        self.cnn = nn.Sequential(_block(1, c1, (2, 2)), _block(c1, c2, (2, 2)),
-                                 _block(c2, c3, (2, 1)), nn.Dropout2d(cfg.dropout / 3))
+        t1, t2, t3 = cfg.time_strides
+        # mel axis: 64 -> 32 -> 16 -> 8; time axis with the default strides: 201 -> 101 -> 51
+        # -> 51 frames (40 ms steps)
+        self.cnn = nn.Sequential(_block(1, c1, (2, t1)), _block(c1, c2, (2, t2)),
+                                 _block(c2, c3, (2, t3)), nn.Dropout2d(cfg.dropout / 3))
         freq_out = fe.n_mels // 8
         self.proj = nn.Sequential(nn.Linear(c3 * freq_out, cfg.proj), nn.ReLU(inplace=True),
                                   nn.Dropout(cfg.dropout))

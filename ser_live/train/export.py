@@ -29,14 +29,20 @@ def load_checkpoint(path: Path) -> tuple[EmotionNet, dict]:
 
 
 def training_commands(checkpoint: Path, ckpt: dict) -> list[str]:
-    """The commands that made a checkpoint, first to last, following `--init` back to scratch."""
-    commands, seen = [ckpt.get("command", "")], {checkpoint.resolve()}
-    init = ckpt.get("init", "")
-    while init and Path(init).is_file() and Path(init).resolve() not in seen:
-        seen.add(Path(init).resolve())
-        parent = torch.load(init, map_location="cpu", weights_only=False)
-        commands.insert(0, parent.get("command", ""))
-        init = parent.get("init", "")
+    """The commands that made a checkpoint, first to last: the runs it was fine-tuned (`--init`)
+    or distilled (`--teacher`) from come first, back to training from scratch."""
+    commands: list[str] = []
+    seen: set[Path] = set()
+
+    def visit(path: Path, data: dict) -> None:
+        seen.add(path.resolve())
+        for key in ("init", "teacher"):
+            parent = Path(data.get(key) or "")
+            if data.get(key) and parent.is_file() and parent.resolve() not in seen:
+                visit(parent, torch.load(parent, map_location="cpu", weights_only=False))
+        commands.append(data.get("command", ""))
+
+    visit(checkpoint, ckpt)
     return commands
 
 
@@ -104,6 +110,7 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
             "n_val_clips": ckpt["n_val"], "n_train_speakers": len(ckpt["train_speakers"]),
             "val_speakers": ckpt["val_speakers"], "augment": ckpt["augment"],
             "val_ua": ckpt["val"]["ua"], "val_wa": ckpt["val"]["wa"],
+            "teacher": ckpt.get("teacher", ""), "distill": ckpt.get("distill", 0.0),
         },
         "colors": {k: COLORS[k] for k in ckpt["labels"]},
         "valence3_groups": VALENCE3_GROUPS,

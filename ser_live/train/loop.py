@@ -45,6 +45,11 @@ class TrainConfig:
     #: weight of the clean/noisy-view agreement loss (0: off); each batch then also trains on
     #: a copy with white noise, and the two views' predictions are pulled together
     noise_consistency: float = 0.0
+    #: a finished run's checkpoint to distil from (same seed and data); its soft predictions on
+    #: each augmented batch join the labels as targets, so a smaller or faster net can learn
+    #: what a bigger one learned
+    teacher: Path | None = None
+    distill: float = 0.5  # weight of the teacher's targets against the labels' (with a teacher)
     net: NetConfig = field(default_factory=NetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
@@ -122,25 +127,40 @@ def feature_stats(model: EmotionNet, cache: AudioCache, indices: np.ndarray, see
     return mean, (sq / count - mean.square()).clamp_min(0).sqrt()
 
 
-def read_init(path: Path, labels: Sequence[str], val_speakers: Sequence[str]) -> dict:
-    """The checkpoint to fine-tune from: weights, feature statistics and architecture.
+#: softmax temperature of distillation: softer targets carry the teacher's second choices
+DISTILL_TEMPERATURE = 2.0
+
+
+def read_run_checkpoint(path: Path, labels: Sequence[str], val_speakers: Sequence[str],
+                        option: str) -> dict:
+    """A finished run's checkpoint that this run builds on (`--init` or `--teacher`).
 
     The checkpoint must have been validated on the same speakers as this run (same seed and
-    data): otherwise this run's validation speakers could include ones the starting weights
-    were trained on, and the checkpoint choice would be biased.
+    data): otherwise this run's validation speakers could include ones its weights were
+    trained on, and the checkpoint choice would be biased.
     """
     from .data import DataError
 
     if not path.is_file():
-        raise DataError(f"{path}: --init checkpoint not found")
+        raise DataError(f"{path}: {option} checkpoint not found")
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     if list(ckpt["labels"]) != list(labels):
-        raise DataError(f"{path}: --init checkpoint has labels {', '.join(ckpt['labels'])}, "
+        raise DataError(f"{path}: {option} checkpoint has labels {', '.join(ckpt['labels'])}, "
                         f"this data has {', '.join(labels)}")
     if sorted(ckpt["val_speakers"]) != list(val_speakers):
-        raise DataError(f"{path}: --init checkpoint was validated on other speakers; "
+        raise DataError(f"{path}: {option} checkpoint was validated on other speakers; "
                         f"train with its --seed {ckpt['seed']} on the same data")
     return ckpt
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor) -> torch.Tensor:
+    """KL divergence from the teacher's softened predictions (Hinton et al., 2015).
+
+    Scaled by T^2 so its gradients keep the size of the label loss's whatever the temperature.
+    """
+    t = DISTILL_TEMPERATURE
+    return F.kl_div(F.log_softmax(student_logits / t, -1), F.log_softmax(teacher_logits / t, -1),
+                    reduction="batchmean", log_target=True) * t * t
 
 
 def evaluate_clips(model: EmotionNet, clips: Sequence[np.ndarray], targets: np.ndarray,
@@ -193,8 +213,9 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
 
     net_cfg = NetConfig(**{**asdict(cfg.net), "n_classes": len(labels),
                            "features": cfg.net.features})
+    val_speakers = sorted({r.speaker for r in val_recs})
     if cfg.init:
-        init = read_init(Path(cfg.init), labels, sorted({r.speaker for r in val_recs}))
+        init = read_run_checkpoint(Path(cfg.init), labels, val_speakers, "--init")
         net_cfg = NetConfig.from_dict(init["net"])
         model = EmotionNet(net_cfg)
         model.load_state_dict(init["model"])
@@ -203,6 +224,14 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
         model.features.set_stats(*feature_stats(model, cache, tr_idx, cfg.seed))
     model.to(device)
     print(f"model: {count_parameters(model):,} parameters, device {device}")
+    teacher = None
+    if cfg.teacher:
+        t_ckpt = read_run_checkpoint(Path(cfg.teacher), labels, val_speakers, "--teacher")
+        teacher = EmotionNet(NetConfig.from_dict(t_ckpt["net"]))
+        teacher.load_state_dict(t_ckpt["model"])
+        teacher.to(device).eval().requires_grad_(False)
+        print(f"teacher: {cfg.teacher} ({count_parameters(teacher):,} parameters), "
+              f"distillation weight {cfg.distill}")
 
     dataset = AugmentedWindows(cache, tr_idx, tr_y, weights,
                                WaveAugment(cfg.augment, babble=None), cfg.seed)
@@ -218,8 +247,9 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "noise_consistency": cfg.noise_consistency,
+            "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
             "train_speakers": sorted({r.speaker for r in train_recs}),
-            "val_speakers": sorted({r.speaker for r in val_recs}),
+            "val_speakers": val_speakers,
             "n_train": len(train_recs), "n_val": len(val_recs),
             "corpora": sorted({r.corpus for r in cache.records})}
     for epoch in range(1, cfg.epochs + 1):
@@ -242,6 +272,13 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
                 logits.append(model.classify(model.features.normalize(raw)))
             y = y.to(device)
             loss = sum(F.cross_entropy(lg, y, label_smoothing=cfg.label_smoothing) for lg in logits) / len(logits)
+            if teacher is not None:
+                # the teacher hears the augmented window but not the SpecAugment masks; every
+                # view (the noisy one too) is pulled towards what it makes of that window
+                with torch.no_grad():
+                    target = teacher(wave.to(device))
+                kd = sum(distillation_loss(lg, target) for lg in logits) / len(logits)
+                loss = (1.0 - cfg.distill) * loss + cfg.distill * kd
             if cfg.noise_consistency:
                 loss = loss + cfg.noise_consistency * consistency_loss(*logits)
             opt.zero_grad(set_to_none=True)

@@ -18,6 +18,13 @@ def _row(name: str, rep: dict) -> str:
             f"{rep['macro_f1']:.3f} | {base_ua} |")
 
 
+def _lstm_step_ms(meta: dict) -> float:
+    """Time between the LSTM's steps: the feature hop times the conv blocks' time strides."""
+    strides = meta["architecture"].get("time_strides", (2, 2, 1))
+    hop = meta["features"]["hop_length"] / meta["features"]["sample_rate"]
+    return round(1000.0 * hop * strides[0] * strides[1] * strides[2], 1)
+
+
 def write_model_card(model_dir: Path) -> Path:
     meta = json.loads((model_dir / META_FILE).read_text())
     found = sorted((model_dir / "reports").glob("*.json")) if (model_dir / "reports").is_dir() else []
@@ -42,7 +49,8 @@ def write_model_card(model_dir: Path) -> Path:
         "statistics of the training speakers (stored in the model).",
         f"- Network: 3 strided 2-D conv blocks (channels {arch['channels']}), projection to "
         f"{arch['proj']}, {'bi' if arch['bidirectional'] else 'uni'}directional LSTM "
-        f"({arch['lstm_hidden']} units), attention + mean pooling, linear head: "
+        f"({arch['lstm_hidden']} units, {_lstm_step_ms(meta):g} ms steps), attention + mean "
+        "pooling, linear head: "
         f"{arch['parameters']:,} parameters.",
         f"- Training: corpora {', '.join(tr['corpora'])}, {tr['n_train_clips']} clips from "
         f"{tr['n_train_speakers']} speakers; checkpoint chosen by unweighted average recall on "
@@ -99,8 +107,9 @@ def write_model_card(model_dir: Path) -> Path:
               "noisy evidence: the live views smooth over several windows.",
               "- Corpus licences: RAVDESS and TESS are non-commercial (TESS also no-derivatives); "
               "CREMA-D is ODbL. Check them before commercial use of this model.",
-              "", "Trained with" + (" (each command fine-tunes the best checkpoint of the one "
-                                    "before):" if len(commands) > 1 else ":"), "",
+              "", "Trained with" + (" (each command builds on the best checkpoint of the one "
+                                    "before, fine-tuning it with `--init` or distilling it with "
+                                    "`--teacher`):" if len(commands) > 1 else ":"), "",
               "```", *commands, "```",
               "", f"Exported with: `{meta.get('export_command', '')}`", ""]
     card = model_dir / "README.md"
