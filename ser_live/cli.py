@@ -295,6 +295,17 @@ def _int_triple(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def _fraction(text: str) -> float:
+    """argparse type for a weight between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
@@ -346,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--teacher", metavar="CHECKPOINT",
                    help="distil from this finished run (same --seed and data)")
-    p.add_argument("--distill", type=float, default=0.5, metavar="WEIGHT",
+    p.add_argument("--distill", type=_fraction, default=0.5, metavar="WEIGHT",
                    help="weight of the teacher's soft targets against the labels (with --teacher)")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
     p.add_argument("--channels", type=_int_triple, default=(16, 32, 64), metavar="A,B,C",

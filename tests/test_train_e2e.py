@@ -243,6 +243,10 @@ def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
                    cwd=trained["work"], cache_dir=trained["cache"])
     assert res.returncode == 2 and "--channels" in res.stderr and "16,32" in res.stderr, str(res)
     assert "Traceback" not in res.stderr
+    res = ser_live("train", "--manifest", trained["manifest"], "--distill", "1.5",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 2 and "--distill" in res.stderr and "1.5" in res.stderr, str(res)
+    assert "Traceback" not in res.stderr
 
 
 def _other_split_seed(manifest: Path) -> int:

@@ -85,6 +85,13 @@ class EmotionNet(nn.Module):
         return self.classify(self.features(wave))
 
 
+def net_from_checkpoint(ckpt: dict) -> EmotionNet:
+    """The trained net a `train` checkpoint holds, built from the architecture saved with it."""
+    net = EmotionNet(NetConfig.from_dict(ckpt["net"]))
+    net.load_state_dict(ckpt["model"])
+    return net
+
+
 class ProbabilityModel(nn.Module):
     """What ships: waveform windows in, class probabilities out, nothing else needed."""
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..labels import CIRCUMPLEX, COLORS, VALENCE3_GROUPS
-from ..model.net import EmotionNet, NetConfig, ProbabilityModel, count_parameters
+from ..model.net import EmotionNet, ProbabilityModel, count_parameters, net_from_checkpoint
 from ..model.runtime import META_FILE, MODEL_FILE
 from ..windows import DEFAULT_HOP_S, WINDOW, WINDOW_S
 
@@ -23,9 +23,7 @@ FORMAT_VERSION = 1
 
 def load_checkpoint(path: Path) -> tuple[EmotionNet, dict]:
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    net = EmotionNet(NetConfig.from_dict(ckpt["net"]))
-    net.load_state_dict(ckpt["model"])
-    return net.eval(), ckpt
+    return net_from_checkpoint(ckpt).eval(), ckpt
 
 
 def training_commands(checkpoint: Path, ckpt: dict) -> list[str]:
@@ -36,9 +34,8 @@ def training_commands(checkpoint: Path, ckpt: dict) -> list[str]:
 
     def visit(path: Path, data: dict) -> None:
         seen.add(path.resolve())
-        for key in ("init", "teacher"):
-            parent = Path(data.get(key) or "")
-            if data.get(key) and parent.is_file() and parent.resolve() not in seen:
+        for parent in (Path(data[k]) for k in ("init", "teacher") if data.get(k)):
+            if parent.is_file() and parent.resolve() not in seen:
                 visit(parent, torch.load(parent, map_location="cpu", weights_only=False))
         commands.append(data.get("command", ""))
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..labels import LABELS
-from ..model.net import EmotionNet, NetConfig, count_parameters
+from ..model.net import EmotionNet, NetConfig, count_parameters, net_from_checkpoint
 from ..model.runtime import clip_probabilities
 from .augment import (AugmentConfig, SpecAugment, WaveAugment, add_white_noise, consistency_loss,
                       random_crop)
@@ -217,8 +217,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     if cfg.init:
         init = read_run_checkpoint(Path(cfg.init), labels, val_speakers, "--init")
         net_cfg = NetConfig.from_dict(init["net"])
-        model = EmotionNet(net_cfg)
-        model.load_state_dict(init["model"])
+        model = net_from_checkpoint(init)
     else:
         model = EmotionNet(net_cfg)
         model.features.set_stats(*feature_stats(model, cache, tr_idx, cfg.seed))
@@ -226,9 +225,8 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     print(f"model: {count_parameters(model):,} parameters, device {device}")
     teacher = None
     if cfg.teacher:
-        t_ckpt = read_run_checkpoint(Path(cfg.teacher), labels, val_speakers, "--teacher")
-        teacher = EmotionNet(NetConfig.from_dict(t_ckpt["net"]))
-        teacher.load_state_dict(t_ckpt["model"])
+        teacher = net_from_checkpoint(read_run_checkpoint(Path(cfg.teacher), labels, val_speakers,
+                                                          "--teacher"))
         teacher.to(device).eval().requires_grad_(False)
         print(f"teacher: {cfg.teacher} ({count_parameters(teacher):,} parameters), "
               f"distillation weight {cfg.distill}")

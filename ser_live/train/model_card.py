@@ -6,8 +6,10 @@ Figures in the card are never typed by hand: every number comes from a report JS
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+from ..model.net import NetConfig
 from ..model.runtime import CPU_CHUNK, META_FILE
 
 
@@ -20,9 +22,9 @@ def _row(name: str, rep: dict) -> str:
 
 def _lstm_step_ms(meta: dict) -> float:
     """Time between the LSTM's steps: the feature hop times the conv blocks' time strides."""
-    strides = meta["architecture"].get("time_strides", (2, 2, 1))
+    strides = meta["architecture"].get("time_strides", NetConfig.time_strides)
     hop = meta["features"]["hop_length"] / meta["features"]["sample_rate"]
-    return round(1000.0 * hop * strides[0] * strides[1] * strides[2], 1)
+    return round(1000.0 * hop * math.prod(strides), 1)
 
 
 def write_model_card(model_dir: Path) -> Path:
