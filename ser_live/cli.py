@@ -54,6 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
                       teacher=Path(args.teacher) if args.teacher else None, distill=args.distill,
+                      sampling=args.sampling,
                       net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
                                     time_strides=args.time_strides))
     train(records, cfg, default_cache_dir(), command=_command_line())
@@ -359,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distil from this finished run (same --seed and data)")
     p.add_argument("--distill", type=_fraction, default=0.5, metavar="WEIGHT",
                    help="weight of the teacher's soft targets against the labels (with --teacher)")
+    p.add_argument("--sampling", default="class", choices=["class", "class-speaker"],
+                   help="draw every emotion equally often; class-speaker: also every speaker "
+                        "equally often within an emotion")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
     p.add_argument("--channels", type=_int_triple, default=(16, 32, 64), metavar="A,B,C",
                    help="channels of the three conv blocks")

@@ -13,6 +13,7 @@ from ser_live.audio.io import load_audio
 from ser_live.labels import LABELS
 from ser_live.train.data import (AudioCache, ClipRecord, DataError, default_cache_dir, load_clip,
                                  read_manifest, select, speaker_split)
+from ser_live.train.loop import sampling_weights
 from ser_live.train.metrics import scores
 
 HEADER = "path,corpus,speaker,emotion,split\n"
@@ -101,6 +102,28 @@ def test_speaker_split_refuses_test_records() -> None:
     recs = recs_for("a", [(str(i), "m") for i in range(6)]) + recs_for("a", [("t", "f")], split="test")
     with pytest.raises(DataError, match="test"):
         speaker_split(recs)
+
+
+@pytest.mark.parametrize("mode", ["class", "class-speaker"])
+def test_sampling_weights_share_draws_out(mode: str) -> None:
+    # a big corpus of many voices, and one voice with many clips of each emotion and of its own
+    rng = np.random.default_rng(0)
+    speakers = [f"c{k}" for k in rng.integers(0, 20, 600)] + ["tess"] * 300
+    y = np.concatenate([rng.integers(0, 2, 600), rng.integers(0, 3, 300)])
+    w = sampling_weights(y, speakers, mode)
+    w = w / w.sum()
+    assert np.allclose(np.bincount(y, weights=w), 1 / 3)  # every emotion equally often
+    spk = np.array(speakers)
+    tess = w[spk == "tess"].sum()
+    if mode == "class":  # the one voice fills the third class and half of its share of the others
+        assert tess == pytest.approx(1 / 3 + 2 / 3 * (100 / (100 + 300)), abs=0.02)
+    else:  # within an emotion every voice is one voice: 1/21 of the first two, all of the third
+        assert tess == pytest.approx(1 / 3 + 2 / 3 / 21)
+        for label in (0, 1):
+            shares = [w[(spk == s) & (y == label)].sum() for s in set(speakers)]
+            assert np.allclose(shares, 1 / 3 / 21)
+    with pytest.raises(ValueError, match="sampling"):
+        sampling_weights(y, speakers, "speaker")
 
 
 # --- AudioCache --------------------------------------------------------------------------

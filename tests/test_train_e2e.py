@@ -161,20 +161,21 @@ def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
 
 
 def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
-    """`--init` continues from a checkpoint (here with noise-consistency training too), and
-    refuses one validated on other speakers."""
+    """`--init` continues from a checkpoint (here with noise-consistency training and
+    speaker-balanced draws too), and refuses one validated on other speakers."""
     import torch
 
     out = trained["work"] / "tuned"
     res = ser_live("train", "--manifest", trained["manifest"], "--out", out, "--epochs", 1,
                    "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
                    "--workers", 0, "--no-progress", "--init", trained["run"] / "best.pt",
-                   "--noise-consistency", 2, cwd=trained["work"], cache_dir=trained["cache"],
-                   timeout=300)
+                   "--noise-consistency", 2, "--sampling", "class-speaker", cwd=trained["work"],
+                   cache_dir=trained["cache"], timeout=300)
     assert res.returncode == 0, str(res)
     start = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
     tuned = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
     assert tuned["init"] == str(trained["run"] / "best.pt") and tuned["noise_consistency"] == 2.0
+    assert tuned["sampling"] == "class-speaker"
     assert tuned["val_speakers"] == start["val_speakers"]
     # the feature statistics travel from the starting checkpoint unchanged
     for key in ("features.mean", "features.std"):

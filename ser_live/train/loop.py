@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -50,9 +51,28 @@ class TrainConfig:
     #: what a bigger one learned
     teacher: Path | None = None
     distill: float = 0.5  # weight of the teacher's targets against the labels' (with a teacher)
+    #: "class": every emotion equally often; "class-speaker": also, within an emotion, every
+    #: speaker equally often, so a corpus of two voices (TESS) cannot fill a third of the draws
+    sampling: str = "class"
     net: NetConfig = field(default_factory=NetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
+
+
+SAMPLING = ("class", "class-speaker")
+
+
+def sampling_weights(y: np.ndarray, speakers: Sequence[str], mode: str = "class") -> np.ndarray:
+    """Draw weight of each training clip: every emotion gets the same share of the draws and,
+    with "class-speaker", every speaker who acted an emotion the same share of that emotion's."""
+    if mode not in SAMPLING:
+        raise ValueError(f"sampling: unknown mode {mode!r} (one of {', '.join(SAMPLING)})")
+    if mode == "class":
+        return 1.0 / np.bincount(y)[y]
+    cells = Counter(zip(y.tolist(), speakers))
+    voices = Counter(label for label, _ in cells)
+    return np.array([1.0 / (cells[(label, spk)] * voices[label])
+                     for label, spk in zip(y.tolist(), speakers)])
 
 
 def seed_everything(seed: int) -> None:
@@ -205,8 +225,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     va_idx = np.array([pos[id(r)] for r in val_recs])
     tr_y = np.array([lab_idx[r.emotion] for r in train_recs])
     va_y = np.array([lab_idx[r.emotion] for r in val_recs])
-    counts = np.bincount(tr_y, minlength=len(labels)).astype(float)
-    weights = 1.0 / counts[tr_y]  # class-balanced sampling: every emotion equally often
+    weights = sampling_weights(tr_y, [r.speaker for r in train_recs], cfg.sampling)
     print(f"train: {len(train_recs)} clips, {len({r.speaker for r in train_recs})} speakers; "
           f"validation: {len(val_recs)} clips, {len({r.speaker for r in val_recs})} speakers; "
           f"labels: {', '.join(labels)}")
@@ -244,7 +263,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     best, best_ua, stale = None, -1.0, 0
     meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
-            "noise_consistency": cfg.noise_consistency,
+            "noise_consistency": cfg.noise_consistency, "sampling": cfg.sampling,
             "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
             "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": val_speakers,
