@@ -41,6 +41,17 @@ def _one_torch_thread() -> None:
 
 
 @pytest.fixture(scope="session")
+def qapp():
+    """The one QApplication of the session, as the product makes it. It must outlive every
+    widget: a per-module application was freed with its module's last test while a window
+    kept for inspection (`run_remote_ui.last`) was still alive, and Qt crashed the run."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ser_live.ui.app import qt_app
+
+    return qt_app()
+
+
+@pytest.fixture(scope="session")
 def espeak() -> None:
     if not synth.have_espeak():
         pytest.skip("espeak-ng is not installed")

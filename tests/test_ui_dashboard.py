@@ -31,12 +31,6 @@ from ser_live.ui.dashboard import DashboardWindow  # noqa: E402
 from ser_live.ui.overlay import ALERT_FRAME, NORMAL_FRAME, OverlayWindow  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def qapp():
-    app = QApplication.instance() or QApplication(["ser-live-tests"])
-    yield app
-
-
 class ListSource:
     """Messages one at a time, like a subscription: get(timeout=0) -> next or None."""
 

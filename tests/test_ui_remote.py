@@ -25,7 +25,6 @@ from live_fixtures import classifier, cli_env, scene, tiny_model_dir, utterances
 websockets = pytest.importorskip("websockets")
 QtCore = pytest.importorskip("PyQt6.QtCore")
 from PyQt6.QtGui import QImage  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from ser_live.audio.sources import FileSource  # noqa: E402
 from ser_live.bus import EventBus  # noqa: E402
@@ -37,11 +36,6 @@ from ser_live.ui.app import make_model  # noqa: E402
 from ser_live.ui.bridge import MessagePump  # noqa: E402
 from ser_live.ui.dashboard import DashboardWindow  # noqa: E402
 from ser_live.ui.remote import RemoteFeed, feed_url, stream_ids  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def qapp():
-    return QApplication.instance() or QApplication(["ser-live-tests"])
 
 
 @pytest.fixture

@@ -40,11 +40,9 @@ def count_color(img, hex_color: str) -> int:
 
 
 @pytest.mark.skipif(XVFB_RUN is None, reason="xvfb-run is not installed (apt-get install xvfb)")
-def test_dashboard_and_overlay_screenshots_under_xvfb(scene, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+def test_dashboard_and_overlay_screenshots_under_xvfb(qapp, scene, tiny_model_dir, tmp_path) -> None:  # noqa: F811
     from PyQt6.QtGui import QImage
-    from PyQt6.QtWidgets import QApplication
 
-    QApplication.instance() or QApplication(["test"])
     cmd = dashboard_command()
     common = ["--replay", str(scene.path), "--model", str(tiny_model_dir), "--device", "cpu",
               "--history", "30"]
