@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # for this process's QImage only
 
@@ -16,7 +17,25 @@ import pytest
 from live_fixtures import SER_LIVE, cli_env, scene, tiny_model_dir, utterances  # noqa: F401
 from ser_live.labels import COLORS
 
-XVFB_RUN = shutil.which("xvfb-run")
+XVFB = shutil.which("Xvfb")
+
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb, started with -displayfd so it names its display only once it accepts
+    connections (`xvfb-run -a` once handed a client a display that refused it)."""
+    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: Xvfb's warnings cannot block it
+    proc = subprocess.Popen([XVFB, "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        number = proc.stdout.readline().strip()
+        log.seek(0)
+        assert number.isdigit(), f"Xvfb did not start: {log.read()}"
+        yield f":{number}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
 
 
 def dashboard_command() -> list[str]:
@@ -39,8 +58,8 @@ def count_color(img, hex_color: str) -> int:
     return int(np.count_nonzero((px & 0xFFFFFF) == rgb))
 
 
-@pytest.mark.skipif(XVFB_RUN is None, reason="xvfb-run is not installed (apt-get install xvfb)")
-def test_dashboard_and_overlay_screenshots_under_xvfb(qapp, scene, tiny_model_dir, tmp_path) -> None:  # noqa: F811
+@pytest.mark.skipif(XVFB is None, reason="Xvfb is not installed (apt-get install xvfb)")
+def test_dashboard_and_overlay_screenshots_under_xvfb(qapp, x_display, scene, tiny_model_dir, tmp_path) -> None:  # noqa: F811
     from PyQt6.QtGui import QImage
 
     cmd = dashboard_command()
@@ -49,10 +68,10 @@ def test_dashboard_and_overlay_screenshots_under_xvfb(qapp, scene, tiny_model_di
     dash, over = tmp_path / "dash.png", tmp_path / "overlay.png"
     script = (" ".join(map(str, [*cmd, *common, "--screenshot", dash])) + " && "
               + " ".join(map(str, [*cmd, *common, "--screenshot", over, "--overlay"])))
-    env = cli_env(QT_QPA_PLATFORM="xcb", HOME=str(tmp_path))  # HOME: no settings of the user's
-    env.pop("DISPLAY", None)
-    proc = subprocess.run([XVFB_RUN, "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script],
-                          capture_output=True, text=True, env=env, timeout=120)
+    # HOME: no settings of the user's
+    env = cli_env(QT_QPA_PLATFORM="xcb", HOME=str(tmp_path), DISPLAY=x_display)
+    env.pop("XAUTHORITY", None)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}"
     reports = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
     assert [r["overlay"] for r in reports] == [False, True], proc.stdout
