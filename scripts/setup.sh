@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins
-              espeak-ng sox xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
+              espeak-ng sox xvfb libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
               libxcb-cursor0 libegl1 libgl1 libfontconfig1 libdbus-1-3
               chromium chromium-driver openssl)
 

@@ -4,13 +4,10 @@ screenshots are made."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # for this process's QImage only
 
 import pytest
 
