@@ -20,9 +20,12 @@ XVFB = shutil.which("Xvfb")
 @pytest.fixture
 def x_display():
     """A private Xvfb, started with -displayfd so it names its display only once it accepts
-    connections (`xvfb-run -a` once handed a client a display that refused it)."""
+    connections, and with -noreset: by default an X server resets when its last client
+    leaves, and a client that connects during the reset is refused ("could not connect to
+    display"), which failed this test now and then, both here and under `xvfb-run`."""
     log = tempfile.TemporaryFile("w+")  # a file, not a pipe: Xvfb's warnings cannot block it
-    proc = subprocess.Popen([XVFB, "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+    proc = subprocess.Popen([XVFB, "-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp",
+                             "-noreset"],
                             stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         number = proc.stdout.readline().strip()
