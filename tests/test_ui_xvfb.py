@@ -4,6 +4,7 @@ screenshots are made."""
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,9 @@ def x_display():
                              "-noreset"],
                             stdout=subprocess.PIPE, stderr=log, text=True)
     try:
-        number = proc.stdout.readline().strip()
+        # a bounded wait: a server that neither names a display nor exits must not hang CI
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        number = proc.stdout.readline().strip() if ready else ""
         log.seek(0)
         assert number.isdigit(), f"Xvfb did not start: {log.read()}"
         yield f":{number}"
