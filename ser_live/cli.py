@@ -41,6 +41,11 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.mixup < 0:
+        raise CliError(f"--mixup: expected a non-negative number, got {args.mixup}")
+    if args.mixup and args.teacher:
+        # the teacher's targets would have to be mixed like the inputs; not done
+        raise CliError("--mixup cannot be combined with --teacher")
     records = _records(args, split="train")  # bad input fails here, before torch loads
 
     from .model.net import NetConfig
@@ -54,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
                       teacher=Path(args.teacher) if args.teacher else None, distill=args.distill,
-                      sampling=args.sampling,
+                      sampling=args.sampling, ema=args.ema, mixup=args.mixup,
                       net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
                                     time_strides=args.time_strides))
     train(records, cfg, default_cache_dir(), command=_command_line())
@@ -363,6 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampling", default="class", choices=["class", "class-speaker"],
                    help="draw every emotion equally often; class-speaker: also every speaker "
                         "equally often within an emotion")
+    p.add_argument("--ema", type=_fraction, default=0.0, metavar="DECAY",
+                   help="validate and keep an exponential moving average of the weights with "
+                        "this decay per step, e.g. 0.999 (0: off)")
+    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mix each training window's log-mel with another's, labels alike, in "
+                        "Beta(ALPHA, ALPHA) proportions, e.g. 0.4 (0: off; not with --teacher)")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
     p.add_argument("--channels", type=_int_triple, default=(16, 32, 64), metavar="A,B,C",
                    help="channels of the three conv blocks")

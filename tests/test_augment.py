@@ -265,3 +265,23 @@ def test_distillation_loss() -> None:
     p = torch.softmax(teacher / t, -1)
     kl = (p * (p.log() - torch.log_softmax(far / t, -1))).sum(-1).mean() * t * t
     assert float(distillation_loss(far, teacher)) == pytest.approx(float(kl), rel=1e-5)
+
+
+def test_mixed_cross_entropy() -> None:
+    """Mixup's loss is the two label losses weighted like the inputs; weight 1 is no mixup, and
+    mixing a window with itself changes nothing."""
+    import torch.nn.functional as F
+
+    from ser_live.train.loop import mixed_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 5, generator=g)
+    y = torch.randint(0, 5, (8,), generator=g)
+    partner = torch.randperm(8, generator=g)
+    own, other = F.cross_entropy(logits, y), F.cross_entropy(logits, y[partner])
+    assert float(other) != pytest.approx(float(own))
+    assert float(mixed_cross_entropy(logits, y, None, 0.0)) == pytest.approx(float(own))
+    assert float(mixed_cross_entropy(logits, y, (1.0, partner), 0.0)) == pytest.approx(float(own))
+    assert float(mixed_cross_entropy(logits, y, (0.3, partner), 0.0)) == pytest.approx(
+        0.3 * float(own) + 0.7 * float(other), rel=1e-6)
+    assert float(mixed_cross_entropy(logits, y, (0.3, torch.arange(8)), 0.0)) == pytest.approx(float(own))

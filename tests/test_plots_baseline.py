@@ -108,6 +108,13 @@ def test_plot_confusion_and_curves(tmp_path):
                for e in range(1, 6)]
     out = plots.plot_curves(history, tmp_path / "sub" / "curves.png")
     assert _png_size(out) == (12 * plots.DPI, round(4.5 * plots.DPI))
+    # a run with `--ema` also draws its optimiser's own weights' UA
+    averaged = plots.plot_curves([{**row, "val_ua_raw": row["val_ua"] - 0.1} for row in history],
+                                 tmp_path / "averaged.png")
+    assert _png_size(averaged) == _png_size(out)
+    import matplotlib.image
+
+    assert not np.array_equal(matplotlib.image.imread(averaged), matplotlib.image.imread(out))
 
 
 def test_corpus_report_writes_every_figure(corpus, tmp_path, capsys):

@@ -161,7 +161,7 @@ def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
 
 
 def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
-    """`--init` continues from a checkpoint (here with noise-consistency training and
+    """`--init` continues from a checkpoint (here with noise-consistency training, mixup and
     speaker-balanced draws too), and refuses one validated on other speakers."""
     import torch
 
@@ -169,13 +169,14 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
     res = ser_live("train", "--manifest", trained["manifest"], "--out", out, "--epochs", 1,
                    "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
                    "--workers", 0, "--no-progress", "--init", trained["run"] / "best.pt",
-                   "--noise-consistency", 2, "--sampling", "class-speaker", cwd=trained["work"],
+                   "--noise-consistency", 2, "--sampling", "class-speaker", "--mixup", 0.4,
+                   cwd=trained["work"],
                    cache_dir=trained["cache"], timeout=300)
     assert res.returncode == 0, str(res)
     start = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
     tuned = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
     assert tuned["init"] == str(trained["run"] / "best.pt") and tuned["noise_consistency"] == 2.0
-    assert tuned["sampling"] == "class-speaker"
+    assert tuned["sampling"] == "class-speaker" and tuned["mixup"] == 0.4
     assert tuned["val_speakers"] == start["val_speakers"]
     # the feature statistics travel from the starting checkpoint unchanged
     for key in ("features.mean", "features.std"):
@@ -239,6 +240,36 @@ def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:
     assert len(lines) == 1 and "--teacher" in lines[0] and "--seed 0" in lines[0], str(bad)
 
 
+def test_weight_average(trained: dict, ser_live) -> None:
+    """`--ema` keeps, validates and saves a moving average of the weights, and scores the
+    optimiser's own weights alongside: those are exactly the weights of the same run without
+    `--ema`, since the average draws no random numbers."""
+    import torch
+
+    def fine_tune(name: str, *extra) -> dict:
+        res = ser_live("train", "--manifest", trained["manifest"], "--out", trained["work"] / name,
+                       "--epochs", 1, "--samples-per-epoch", 96, "--batch-size", 16, "--seed", 0,
+                       "--threads", 1, "--workers", 0, "--no-progress",
+                       "--init", trained["run"] / "best.pt", *extra,
+                       cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+        assert res.returncode == 0, str(res)
+        return torch.load(trained["work"] / name / "last.pt", map_location="cpu", weights_only=False)
+
+    plain, averaged = fine_tune("plain"), fine_tune("averaged", "--ema", 0.8)
+    assert plain["ema"] == 0.0 and averaged["ema"] == 0.8
+    row_plain = json.loads((trained["work"] / "plain" / "history.json").read_text())[0]
+    row_avg = json.loads((trained["work"] / "averaged" / "history.json").read_text())[0]
+    assert "val_ua_raw" not in row_plain
+    assert row_avg["val_ua_raw"] == row_plain["val_ua"]
+    assert averaged["val"]["ua"] == row_avg["val_ua"]
+    # six steps: the average trails the optimiser, so it sits nearer the starting weights
+    start = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)["model"]
+    key = "cnn.2.0.weight"
+    moved_avg = (averaged["model"][key] - start[key]).norm()
+    moved_plain = (plain["model"][key] - start[key]).norm()
+    assert 0 < moved_avg < moved_plain
+
+
 def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
     res = ser_live("train", "--manifest", trained["manifest"], "--channels", "16,32",
                    cwd=trained["work"], cache_dir=trained["cache"])
@@ -248,6 +279,11 @@ def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
                    cwd=trained["work"], cache_dir=trained["cache"])
     assert res.returncode == 2 and "--distill" in res.stderr and "1.5" in res.stderr, str(res)
     assert "Traceback" not in res.stderr
+    for bad in (["--mixup", "-1"], ["--mixup", "0.4", "--teacher", str(trained["run"] / "best.pt")]):
+        res = ser_live("train", "--manifest", trained["manifest"], *bad,
+                       cwd=trained["work"], cache_dir=trained["cache"])
+        lines = res.error_lines()
+        assert res.returncode == 2 and len(lines) == 1 and "--mixup" in lines[0], str(res)
 
 
 def _other_split_seed(manifest: Path) -> int:

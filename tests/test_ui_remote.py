@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -285,7 +286,6 @@ def test_cli_screenshot_of_a_remote_feed_loads_no_model(qapp, server, tmp_path, 
                           capture_output=True, text=True, timeout=60,
                           env=cli_env(QT_QPA_PLATFORM="offscreen", SER_LIVE_WS_TOKEN="tok"))
     assert proc.returncode == 0, proc.stderr
-    import json
 
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["stream"] == "agent1" and report["label"] == "angry" and report["events"] == 1
@@ -312,6 +312,13 @@ def test_run_remote_ui_overlay(qapp, server, feeds, tmp_path) -> None:
     b = server(streams=("agent1",))
     for k in range(6):
         b.bus.publish(event("agent1", 2.0 + 0.5 * k, "angry"))
+    # the bus hands events to the server's loop on another thread: once a first client has the
+    # sixth, the server holds it as the state a joiner is sent, and the overlay joins after that
+    from websockets.sync.client import connect
+
+    with connect(b.ws_url) as first:
+        while not ((m := json.loads(first.recv(timeout=5)))["type"] == "event" and m["t_end"] == 4.5):
+            pass
     feed = feeds(b.url)
     settings = QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat)
     rc = run_remote_ui(feed, True, argparse.Namespace(history=60.0, negative_alert=10.0), settings=settings,

@@ -54,6 +54,13 @@ class TrainConfig:
     #: "class": every emotion equally often; "class-speaker": also, within an emotion, every
     #: speaker equally often, so a corpus of two voices (TESS) cannot fill a third of the draws
     sampling: str = "class"
+    #: decay of an exponential moving average of the weights (0: off); validation, early
+    #: stopping and checkpoints then use the average, which moves less from epoch to epoch
+    #: than the weights the optimiser is at, so the pick depends less on one lucky epoch
+    ema: float = 0.0
+    #: Beta(a, a) parameter of mixup on the network's input (0: off): each batch also mixes
+    #: every window's normalised log-mel with another window's, labels in the same proportion
+    mixup: float = 0.0
     net: NetConfig = field(default_factory=NetConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     progress: bool = True
@@ -183,6 +190,19 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                     reduction="batchmean", log_target=True) * t * t
 
 
+Mix = tuple[float, torch.Tensor]  # mixup's weight of each window itself, and its partners
+
+
+def mixed_cross_entropy(logits: torch.Tensor, y: torch.Tensor, mix: Mix | None,
+                        smoothing: float) -> torch.Tensor:
+    """Label loss of a batch, mixed like its inputs were (Zhang et al., 2018)."""
+    loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    if mix is None:
+        return loss
+    lam, partner = mix
+    return lam * loss + (1.0 - lam) * F.cross_entropy(logits, y[partner], label_smoothing=smoothing)
+
+
 def evaluate_clips(model: EmotionNet, clips: Sequence[np.ndarray], targets: np.ndarray,
                    labels: Sequence[str], device: str) -> dict:
     """Clip-level scores (mean of window probabilities) and the clip NLL."""
@@ -258,6 +278,12 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     steps = cfg.epochs * (n_per_epoch // cfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(max(steps, 1)))
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        # batch-norm running statistics are averaged along with the weights, not re-estimated
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
     val_clips = [cache[int(i)] for i in va_idx]
     history: list[dict] = []
     best, best_ua, stale = None, -1.0, 0
@@ -265,7 +291,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "noise_consistency": cfg.noise_consistency, "sampling": cfg.sampling,
             "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
-            "train_speakers": sorted({r.speaker for r in train_recs}),
+            "ema": cfg.ema, "mixup": cfg.mixup, "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": val_speakers,
             "n_train": len(train_recs), "n_val": len(val_recs),
             "corpora": sorted({r.corpus for r in cache.records})}
@@ -275,6 +301,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
         loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, drop_last=True,
                             num_workers=cfg.workers)
         gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
+        mix_rng = np.random.default_rng([cfg.seed, epoch, 2])
         model.train()
         total, seen = 0.0, 0
         bar = tqdm(loader, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress)
@@ -282,13 +309,20 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
             views = [wave]
             if cfg.noise_consistency:
                 views.append(add_white_noise(wave, cfg.augment.consistency_snr_db, gen))
+            mix: Mix | None = None
+            if cfg.mixup:
+                mix = (float(mix_rng.beta(cfg.mixup, cfg.mixup)),
+                       torch.randperm(len(y), generator=gen).to(device))
             logits = []
             for view in views:
                 with torch.no_grad():
                     raw = spec_aug(model.features.raw(view.to(device)).cpu(), pitch, gen).to(device)
-                logits.append(model.classify(model.features.normalize(raw)))
+                feats = model.features.normalize(raw)
+                if mix is not None:
+                    feats = mix[0] * feats + (1.0 - mix[0]) * feats[mix[1]]
+                logits.append(model.classify(feats))
             y = y.to(device)
-            loss = sum(F.cross_entropy(lg, y, label_smoothing=cfg.label_smoothing) for lg in logits) / len(logits)
+            loss = sum(mixed_cross_entropy(lg, y, mix, cfg.label_smoothing) for lg in logits) / len(logits)
             if teacher is not None:
                 # the teacher hears the augmented window but not the SpecAugment masks; every
                 # view (the noisy one too) is pulled towards what it makes of that window
@@ -303,18 +337,25 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             total += loss.item() * len(y)
             seen += len(y)
             bar.set_postfix(loss=f"{total / seen:.3f}")
-        val = evaluate_clips(model, val_clips, va_y, labels, device) if len(va_idx) else {
+        chosen = model if ema is None else ema.module
+        val = evaluate_clips(chosen, val_clips, va_y, labels, device) if len(va_idx) else {
             "ua": 0.0, "wa": 0.0, "loss": 0.0}
         row = {"epoch": epoch, "train_loss": total / max(seen, 1), "val_loss": val["loss"],
-               "val_ua": val["ua"], "val_wa": val["wa"], "lr": sched.get_last_lr()[0],
-               "seconds": time.time() - t0}
+               "val_ua": val["ua"], "val_wa": val["wa"], "lr": sched.get_last_lr()[0]}
+        if ema is not None and len(va_idx):
+            # the optimiser's own weights, scored too, show what the average adds
+            row["val_ua_raw"] = evaluate_clips(model, val_clips, va_y, labels, device)["ua"]
+        row["seconds"] = time.time() - t0
         history.append(row)
+        raw_note = f"  (weights without the average: {row['val_ua_raw']:.3f})" if "val_ua_raw" in row else ""
         print(f"epoch {epoch}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
-              f"val UA {row['val_ua']:.3f}  WA {row['val_wa']:.3f}  ({row['seconds']:.0f} s)")
-        ckpt = {"model": model.state_dict(), "epoch": epoch, "val": val, **meta}
+              f"val UA {row['val_ua']:.3f}  WA {row['val_wa']:.3f}{raw_note}  ({row['seconds']:.0f} s)")
+        ckpt = {"model": chosen.state_dict(), "epoch": epoch, "val": val, **meta}
         torch.save(ckpt, out / "last.pt")
         if not len(va_idx) or val["ua"] > best_ua:
             # with no validation speakers (e.g. only TESS) the latest epoch is the best guess

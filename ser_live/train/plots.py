@@ -81,6 +81,9 @@ def plot_curves(history: Sequence[Mapping[str, float]], path: Path) -> Path:
     ax_loss.set_title("loss")
     ax_acc.plot(epochs, [row["val_ua"] for row in history], label="val UA (mean recall)")
     ax_acc.plot(epochs, [row["val_wa"] for row in history], label="val WA (accuracy)")
+    if any("val_ua_raw" in row for row in history):  # `train --ema`: what the average adds
+        ax_acc.plot(epochs, [row.get("val_ua_raw", float("nan")) for row in history], ":",
+                    label="val UA, weights without the average")
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylim(0.0, 1.0)
     ax_acc.set_title("validation accuracy")
