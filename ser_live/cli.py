@@ -41,6 +41,8 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.ema >= 1.0:  # an average that never moves from the first step's weights
+        raise CliError(f"--ema: expected a decay below 1, got {args.ema}")
     if args.mixup < 0:
         raise CliError(f"--mixup: expected a non-negative number, got {args.mixup}")
     if args.mixup and args.teacher:
