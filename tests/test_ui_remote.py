@@ -316,9 +316,14 @@ def test_run_remote_ui_overlay(qapp, server, feeds, tmp_path) -> None:
     # sixth, the server holds it as the state a joiner is sent, and the overlay joins after that
     from websockets.sync.client import connect
 
+    deadline = time.monotonic() + 10  # heartbeats keep arriving: bound the wait itself
     with connect(b.ws_url) as first:
-        while not ((m := json.loads(first.recv(timeout=5)))["type"] == "event" and m["t_end"] == 4.5):
-            pass
+        while time.monotonic() < deadline:
+            m = json.loads(first.recv(timeout=5))
+            if m["type"] == "event" and m["t_end"] == 4.5:
+                break
+        else:
+            pytest.fail("the server never sent the sixth event")
     feed = feeds(b.url)
     settings = QSettings(str(tmp_path / "o.ini"), QSettings.Format.IniFormat)
     rc = run_remote_ui(feed, True, argparse.Namespace(history=60.0, negative_alert=10.0), settings=settings,

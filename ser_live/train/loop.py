@@ -291,7 +291,8 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "noise_consistency": cfg.noise_consistency, "sampling": cfg.sampling,
             "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
-            "ema": cfg.ema, "mixup": cfg.mixup, "train_speakers": sorted({r.speaker for r in train_recs}),
+            "ema": cfg.ema, "mixup": cfg.mixup,
+            "train_speakers": sorted({r.speaker for r in train_recs}),
             "val_speakers": val_speakers,
             "n_train": len(train_recs), "n_val": len(val_recs),
             "corpora": sorted({r.corpus for r in cache.records})}
