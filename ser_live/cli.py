@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -43,13 +44,16 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
 def cmd_train(args: argparse.Namespace) -> int:
     if args.ema >= 1.0:  # an average that never moves from the first step's weights
         raise CliError(f"--ema: expected a decay below 1, got {args.ema}")
-    if args.mixup < 0:
+    if not (math.isfinite(args.mixup) and args.mixup >= 0):
         raise CliError(f"--mixup: expected a non-negative number, got {args.mixup}")
     if args.mixup and args.teacher:
         # the teacher's targets would have to be mixed like the inputs; not done
         raise CliError("--mixup cannot be combined with --teacher")
+    if not (math.isfinite(args.top_db) and args.top_db > 0):
+        raise CliError(f"--top-db: expected a positive number of decibels, got {args.top_db}")
     records = _records(args, split="train")  # bad input fails here, before torch loads
 
+    from .features import FeatureConfig
     from .model.net import NetConfig
     from .train.data import default_cache_dir
     from .train.loop import TrainConfig, train
@@ -63,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       teacher=Path(args.teacher) if args.teacher else None, distill=args.distill,
                       sampling=args.sampling, ema=args.ema, mixup=args.mixup,
                       net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
-                                    time_strides=args.time_strides))
+                                    time_strides=args.time_strides,
+                                    features=FeatureConfig(top_db=args.top_db)))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
@@ -356,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples-per-epoch", type=int, help="default: one per training clip")
     p.add_argument("--init", metavar="CHECKPOINT",
-                   help="fine-tune from this checkpoint (same --seed and data, so same validation speakers)")
+                   help="fine-tune from this checkpoint (same --seed and data, so same validation "
+                        "speakers; its architecture and features are kept)")
     p.add_argument("--noise-consistency", type=float, default=0.0, metavar="WEIGHT",
                    help="also train on a white-noise copy of each batch and penalise "
                         "disagreement between the two (0: off)")
@@ -381,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the three conv blocks")
     p.add_argument("--time-strides", type=_int_triple, default=(2, 2, 1), metavar="A,B,C",
                    help="time strides of the three conv blocks (2,2,2: 80 ms LSTM steps)")
+    p.add_argument("--top-db", type=float, default=80.0, metavar="DB",
+                   help="floor of the log-mel, in dB below each window's peak: fewer dB hide "
+                        "more of what noise would cover")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -203,9 +203,9 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
 
 
 def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:
-    """`--teacher` trains a smaller net with 80 ms LSTM steps on the teacher's soft targets; the
-    export lists the teacher's command before the student's; a teacher validated on other
-    speakers is refused like `--init`."""
+    """`--teacher` trains a smaller net with 80 ms LSTM steps and a higher log-mel floor on the
+    teacher's soft targets; the export lists the teacher's command before the student's; a
+    teacher validated on other speakers is refused like `--init`."""
     import torch
 
     out = trained["work"] / "student"
@@ -213,19 +213,20 @@ def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:
                    "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
                    "--workers", 0, "--no-progress", "--teacher", trained["run"] / "best.pt",
                    "--distill", 0.7, "--channels", "8,16,24", "--time-strides", "2,2,2",
-                   cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+                   "--top-db", 50, cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
     assert res.returncode == 0, str(res)
     teacher = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
     student = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
     assert student["teacher"] == str(trained["run"] / "best.pt") and student["distill"] == 0.7
     assert student["net"]["channels"] == (8, 16, 24) and student["net"]["time_strides"] == (2, 2, 2)
     assert student["model"]["cnn.2.0.weight"].shape == (24, 16, 3, 3)
+    assert student["net"]["features"]["top_db"] == 50.0
     exp = ser_live("export", out / "last.pt", "--out", trained["work"] / "student_model",
                    cwd=trained["work"], cache_dir=trained["cache"])
     assert exp.returncode == 0, str(exp)
     meta = json.loads((trained["work"] / "student_model" / "model.json").read_text())
     assert meta["training"]["commands"] == [teacher["command"], student["command"]]
-    assert meta["architecture"]["time_strides"] == [2, 2, 2]
+    assert meta["architecture"]["time_strides"] == [2, 2, 2] and meta["features"]["top_db"] == 50.0
     module = torch.jit.load(str(trained["work"] / "student_model" / "model.pt"))
     with torch.inference_mode():
         probs = module(torch.zeros(2, 32000))
@@ -280,7 +281,7 @@ def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
     assert res.returncode == 2 and "--distill" in res.stderr and "1.5" in res.stderr, str(res)
     assert "Traceback" not in res.stderr
     for bad in (["--mixup", "-1"], ["--mixup", "0.4", "--teacher", str(trained["run"] / "best.pt")],
-                ["--ema", "1"]):
+                ["--ema", "1"], ["--top-db", "0"], ["--top-db", "nan"], ["--mixup", "nan"]):
         res = ser_live("train", "--manifest", trained["manifest"], *bad,
                        cwd=trained["work"], cache_dir=trained["cache"])
         lines = res.error_lines()
