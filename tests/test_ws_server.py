@@ -408,6 +408,16 @@ def test_tls(server, tmp_path: Path):
     with connect(b.ws_url, ssl=ctx) as ws:
         hello(ws)
     assert b"app.js" in urllib.request.urlopen(b.url, context=ctx, timeout=5).read()
+    # no session ticket follows the handshake: one arriving while a threaded client writes its
+    # upgrade request races that client's reader (see Broadcaster._main)
+    with socket.create_connection(("127.0.0.1", b.port), timeout=5) as raw, \
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := tls.recv(4096):
+            reply += chunk
+        assert tls.version() == "TLSv1.3" and reply.startswith(b"HTTP/1.1 200")
+        assert not tls.session.has_ticket
     with pytest.raises(Exception):  # plain ws:// to a TLS port gets nowhere
         connect(b.ws_url.replace("wss://", "ws://"), open_timeout=2)
 

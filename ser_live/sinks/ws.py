@@ -287,6 +287,12 @@ class Broadcaster:
 
             ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ssl_ctx.load_cert_chain(self.cfg.tls_cert, self.cfg.tls_key)
+            # No TLS 1.3 session tickets: a ticket that lands while a threaded client (websockets'
+            # sync client, `ser-live dashboard --remote`) is still writing its upgrade request makes
+            # its reader thread call SSL_read beside that SSL_write, which OpenSSL does not allow;
+            # about 1 handshake in 4000 then hung under CPU load. Long-lived connections gain
+            # nothing from resumption anyway.
+            ssl_ctx.num_tickets = 0
         server = await serve(self._handle, self.cfg.host, self.cfg.port, process_request=self._http,
                              compression=None, max_size=self.cfg.max_frame_bytes, max_queue=16,
                              ping_interval=self.cfg.ping_interval_s, ping_timeout=self.cfg.ping_timeout_s,
