@@ -21,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 
-from live_fixtures import classifier, cli_env, scene, tiny_model_dir, utterances  # noqa: F401  (fixtures)
+from live_fixtures import classifier, cli_env, scene, tiny_model_dir, tls_cert, utterances  # noqa: F401  (fixtures)
 
 websockets = pytest.importorskip("websockets")
 QtCore = pytest.importorskip("PyQt6.QtCore")
@@ -238,6 +238,27 @@ def test_stream_not_yet_on_the_server_is_retried(qapp, server, feeds) -> None:
     assert d.spin(lambda: d.events == 1), feed.error
     assert not d.win.banner.isVisible() and d.win.badge.label == "happy"
     d.close()
+
+
+def test_feed_over_tls_and_an_untrusted_certificate(server, feeds, tls_cert) -> None:  # noqa: F811
+    """`--remote https://...` with `--tls-ca`: the feed gets in and events arrive; without the
+    CA the banner says how to fix it, and the feed keeps retrying."""
+    cert, key = tls_cert
+    b = server(tls_cert=cert, tls_key=key)
+    feed = feeds(b.url, cafile=cert)
+    assert b.url.startswith("https://") and feed.url.startswith("wss://")
+    assert feed.wait_ready(5), feed.error
+    b.bus.publish(event("agent1", 2.0, "sad"))
+    deadline, got = time.monotonic() + 5, None
+    while got is None and time.monotonic() < deadline:
+        msg = feed.get(timeout=0.1)
+        got = msg if msg and msg["type"] == "event" else None
+    assert got and got["stream"] == "agent1" and got["label"] == "sad"
+    bad = feeds(b.url, retry_s=0.2)
+    assert not bad.wait_ready(5)
+    assert bad.error_text().startswith(f"{bad.url}: cannot connect (TLS certificate not trusted (")
+    assert "pass the CA that signed it with --tls-ca FILE" in bad.error_text()
+    assert not bad.fatal and bad.running
 
 
 def test_server_goes_away_then_comes_back(qapp, server, feeds) -> None:

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from live_fixtures import classifier, scene, tiny_model_dir, utterances  # noqa: F401  (fixtures)
+from live_fixtures import classifier, scene, tiny_model_dir, tls_cert, utterances  # noqa: F401  (fixtures)
 
 websockets = pytest.importorskip("websockets")
 jsonschema = pytest.importorskip("jsonschema")
@@ -394,17 +391,47 @@ def test_publish_endpoint_only_on_a_hub(server):
     assert err.value.response.status_code == 404
 
 
+def test_publisher_says_when_the_hub_is_away_once_and_follows_it_back(server, capsys):
+    """A monitor's hub that is not up yet, then up, then gone: each change is said once on
+    stderr (not once per attempt), events flow while it is up, and the loss is noticed while
+    the call is quiet, not at the next event."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    bus = EventBus()
+    pub = Publisher(f"ws://127.0.0.1:{port}", ["desk1"], retry_s=0.1).start()
+    pub.attach(bus)
+    prefix = f"ser-live: --ws-publish ws://127.0.0.1:{port}/publish: "
+    try:
+        time.sleep(1.0)  # about ten attempts
+        assert not pub.connected.is_set() and pub.error.startswith("ConnectionRefusedError")
+        assert capsys.readouterr().err.splitlines() == [f"{prefix}{pub.error}; retrying every 0.1 s"]
+        hub = server(streams=(), hub=True, port=port)
+        assert pub.connected.wait(5), pub.error
+        with connect(hub.ws_url) as ws:
+            assert [s["id"] for s in hello(ws)["streams"]] == ["desk1"]
+            bus.publish(event("desk1", 0.0, "sad"))
+            assert recv_until(ws, lambda m: m["type"] == "event")[-1]["stream"] == "desk1"
+        hub.close()
+        deadline = time.monotonic() + 5
+        while pub.connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # more attempts, on a port nobody listens on again
+        err = capsys.readouterr().err.splitlines()
+        assert err[:2] == [f"{prefix}connected",
+                           f"{prefix}connection lost (1001 server shutting down); retrying every 0.1 s"]
+        assert len(err) == 3 and err[2].startswith(f"{prefix}ConnectionRefusedError"), err
+    finally:
+        pub.close()
+
+
 # --- TLS --------------------------------------------------------------------------------
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl command not installed")
-def test_tls(server, tmp_path: Path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True, timeout=60)
-    b = server(tls_cert=str(cert), tls_key=str(key))
+def test_tls(server, tls_cert):  # noqa: F811
+    cert, key = tls_cert
+    b = server(tls_cert=cert, tls_key=key)
     assert b.ws_url.startswith("wss://")
-    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx = ssl.create_default_context(cafile=cert)
     with connect(b.ws_url, ssl=ctx) as ws:
         hello(ws)
     assert b"app.js" in urllib.request.urlopen(b.url, context=ctx, timeout=5).read()
@@ -420,6 +447,27 @@ def test_tls(server, tmp_path: Path):
         assert not tls.session.has_ticket
     with pytest.raises(Exception):  # plain ws:// to a TLS port gets nowhere
         connect(b.ws_url.replace("wss://", "ws://"), open_timeout=2)
+
+
+def test_publisher_over_tls_and_an_untrusted_certificate(server, tls_cert):  # noqa: F811
+    """A hub over TLS: a publisher given the CA (`--tls-ca`) gets in; one without it is told
+    how to fix that and keeps retrying (an unattended monitor must not give up)."""
+    cert, key = tls_cert
+    hub = server(streams=(), hub=True, tls_cert=cert, tls_key=key)
+    trusted = Publisher(f"wss://127.0.0.1:{hub.port}", ["desk1"], cafile=cert).start()
+    untrusted = Publisher(f"wss://127.0.0.1:{hub.port}", ["desk2"], retry_s=0.1).start()
+    try:
+        assert trusted.connected.wait(5), trusted.error
+        deadline = time.monotonic() + 5
+        while untrusted.error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert untrusted.error.startswith("TLS certificate not trusted (")
+        assert untrusted.error.endswith("pass the CA that signed it with --tls-ca FILE")
+        time.sleep(0.3)
+        assert untrusted._thread.is_alive() and not untrusted.connected.is_set()
+    finally:
+        trusted.close()
+        untrusted.close()
 
 
 # --- command-line glue ------------------------------------------------------------------

@@ -75,6 +75,17 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+def connect_error(exc: BaseException) -> str:
+    """One line on a client's failed connection attempt (a banner, a log line). An untrusted
+    TLS certificate names its fix, since retrying alone never cures it."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"TLS certificate not trusted ({exc.verify_message}); "
+                "pass the CA that signed it with --tls-ca FILE")
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def _iso_now() -> str:
     from ..events import iso_now
 

@@ -12,14 +12,16 @@ import time
 from collections import deque
 from typing import Any, Sequence
 
-from .ws import CLOSE_BAD_REQUEST, CLOSE_CONFLICT, CLOSE_UNAUTHORIZED, ENGINE_TYPES, to_json
+from .ws import CLOSE_BAD_REQUEST, CLOSE_CONFLICT, CLOSE_UNAUTHORIZED, ENGINE_TYPES, connect_error, to_json
 
 
 class Publisher:
     """Pushes an engine's messages to a hub's /publish; reconnects; never blocks the engine.
 
     While disconnected, up to `queue_size` newest messages wait; older ones are dropped and
-    counted. A hub that refuses the token (4401) or the stream ids (4409) stops it (`error`).
+    counted. A hub out of reach is said on stderr, once per reason, and retried every
+    `retry_s`; "connected" follows when it is back. A hub that refuses the token (4401) or the
+    stream ids (4409) stops it (`error`).
     """
 
     def __init__(self, url: str, streams: Sequence[str], token: str | None = None,
@@ -101,23 +103,53 @@ class Publisher:
                                          "model": self.model, "labels": self.labels}))
                     await ws.recv()  # "announced", or the close that refuses us
                     self.connected.set()
-                    while not self._stop.is_set():
-                        while self._q:
-                            await ws.send(self._q[0])
-                            self._q.popleft()
-                            self.sent += 1
-                        self._wake.clear()
-                        if not self._q and not self._stop.is_set():
-                            await self._wake.wait()
+                    if self.error:
+                        self._say("connected")
+                        self.error = None
+                    await self._pump(ws)
                     return
             except ConnectionClosed as exc:
                 rcvd = exc.rcvd
                 if rcvd is not None and rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_CONFLICT, CLOSE_BAD_REQUEST):
                     self.error = f"hub refused: {rcvd.code} {rcvd.reason}"
-                    print(f"ser-live: --ws-publish: {self.error}", file=sys.stderr)
+                    self._say(self.error)
                     return
-            except (OSError, asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001 - retried
-                self.error = f"{type(exc).__name__}: {exc}"
+                self._retrying(f"connection lost ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost")
+            except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeouts...: retried
+                self._retrying(connect_error(exc))
             finally:
                 self.connected.clear()
             await asyncio.sleep(self.retry_s)
+
+    async def _pump(self, ws: Any) -> None:
+        """Send what is queued, as it comes, until told to stop. A hub that goes raises its
+        ConnectionClosed at once, not at the next message, so a quiet call's monitor still
+        says so and reconnects before it has anything to send."""
+        assert self._wake is not None
+        closed = asyncio.ensure_future(ws.wait_closed())
+        try:
+            while not self._stop.is_set():
+                while self._q:
+                    await ws.send(self._q[0])
+                    self._q.popleft()  # only once sent: a failed send is retried after reconnecting
+                    self.sent += 1
+                self._wake.clear()
+                if self._q or self._stop.is_set():
+                    continue
+                woken = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({woken, closed}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if closed.done():
+                    await ws.recv()  # raises the ConnectionClosed that says why
+        finally:
+            closed.cancel()
+
+    def _retrying(self, why: str) -> None:
+        """Record why the hub is out of reach; say it on stderr once per new reason, not once
+        per attempt, so an unattended monitor's log shows the outage without filling up."""
+        if why != self.error:
+            self._say(f"{why}; retrying every {self.retry_s:g} s")
+        self.error = why
+
+    def _say(self, text: str) -> None:
+        print(f"ser-live: --ws-publish {self.url}: {text}", file=sys.stderr, flush=True)

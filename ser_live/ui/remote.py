@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..bus import Subscription
 from ..sinks.ws import (CLOSE_AUTH_TIMEOUT, CLOSE_BAD_REQUEST, CLOSE_TRY_LATER, CLOSE_UNAUTHORIZED,
-                        CLOSE_UNKNOWN_STREAM, ENGINE_TYPES, TOKEN_ENV)
+                        CLOSE_UNKNOWN_STREAM, ENGINE_TYPES, TOKEN_ENV, connect_error)
 
 RETRY_S = 2.0            # between connection attempts after a drop
 QUEUE = 5000             # messages held for the UI (as bridge.UI_QUEUE)
@@ -168,7 +168,7 @@ class RemoteFeed:
             except _Silent as exc:
                 why = str(exc)
             except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeouts...: retried
-                why = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                why = connect_error(exc)
             finally:
                 self.connected.clear()
             if self._stop.is_set():
