@@ -191,8 +191,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     ui = not args.headless and display_available()
     out = open(args.out, "w", encoding="utf-8") if args.out else (None if ui else sys.stdout)
-    if out is not None:
-        engine.bus.attach(JsonlSink(out) if args.format == "jsonl" else TextSink(out), name="output")
+    sink = None
+    if out is not None:  # output that cannot be written stops the monitor: it is the point of it
+        sink = (JsonlSink if args.format == "jsonl" else TextSink)(out, on_error=lambda _: engine.stop())
+        engine.bus.attach(sink, name="output")
     from .sinks.ws_cli import start_broadcaster
 
     broadcaster = start_broadcaster(engine, args)  # None unless --ws or --ws-publish
@@ -208,7 +210,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         if broadcaster:
             broadcaster.close()
         if out is not None and out is not sys.stdout:
-            out.close()
+            try:
+                out.close()
+            except OSError:  # the flush of a failed file: said below
+                pass
+    if sink is not None and sink.error is not None:
+        if isinstance(sink.error, BrokenPipeError) and out is sys.stdout:
+            raise sink.error  # the reader went away (`| head`): main() ends quietly
+        raise CliError(f"{args.out or 'stdout'}: cannot write ({sink.error.strerror or sink.error})")
     return 0
 
 
@@ -469,6 +478,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`ser-live monitor | head`): stop quietly with the
+        # status a shell gives a command that SIGPIPE ended, and keep Python's exit-time flush
+        # of stdout from failing again
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # known error types become one line; anything else is a bug
         from .errors import USER_ERRORS
 

@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from live_fixtures import (SR, Scene, check_events_over_speech, run_cli,  # noqa: F401
+from live_fixtures import (SER_LIVE, SR, Scene, check_events_over_speech, cli_env, run_cli,  # noqa: F401
                            scene, stereo_call, tiny_model_dir, utterances)
 
 GOOD = {  # name: (rate, channels, soundfile format, subtype)
@@ -158,3 +159,32 @@ def test_monitor_stdin_pcm(scene: Scene, tiny_model_dir: Path) -> None:
     check_events_over_speech([m for m in msgs if m["type"] == "event"], scene.intervals)
     assert msgs[-1]["type"] == "summary"
     assert msgs[-1]["duration_s"] == pytest.approx(scene.duration, abs=0.02)
+
+
+def test_reader_that_goes_away_stops_the_output_quietly(scene: Scene, tiny_model_dir: Path) -> None:
+    """`monitor | head -1` on a live-paced source stops the monitor (its output has nowhere to
+    go) at once, with the status a shell gives a command SIGPIPE ended and no traceback; so
+    does `analyze` writing into a pipe nobody reads."""
+    proc = subprocess.Popen([str(SER_LIVE), "monitor", "--input", str(scene.path), "--realtime",
+                             "--headless", "--model", str(tiny_model_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        assert json.loads(proc.stdout.readline())["type"] == "status"
+        proc.stdout.close()
+        t0 = time.monotonic()
+        assert proc.wait(timeout=60) == 141
+        assert time.monotonic() - t0 < scene.duration / 2  # not played to the end
+        assert proc.stderr.read() == b""
+    finally:
+        proc.kill()
+    proc = subprocess.Popen([str(SER_LIVE), "analyze", str(scene.path), "--model", str(tiny_model_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 141 and proc.stderr.read() == b""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_monitor_output_that_cannot_be_written(scene: Scene, tiny_model_dir: Path) -> None:
+    r = run_cli("monitor", "--input", scene.path, "--model", tiny_model_dir, "--out", "/dev/full")
+    assert r.returncode == 2, r
+    assert r.stderr.strip() == "ser-live monitor: error: /dev/full: cannot write (No space left on device)"

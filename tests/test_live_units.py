@@ -2,7 +2,10 @@
 event JSON."""
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
+import os
 import json
 import threading
 import time
@@ -15,7 +18,7 @@ from ser_live.audio.ringbuffer import RingBuffer
 from ser_live.bus import EventBus
 from ser_live.events import EmotionEvent, Smoother, Status, SummaryBuilder, epoch_of
 from ser_live.labels import LABELS
-from ser_live.sinks.jsonl import JsonlSink
+from ser_live.sinks.jsonl import JsonlSink, TextSink
 from ser_live.vad import SpeechEnd, SpeechGate, SpeechPiece
 from ser_live.windows import WINDOW, Windower, cut_window, window_starts
 
@@ -418,6 +421,21 @@ def test_event_follows_smoothed_probabilities() -> None:
     d = EmotionEvent.from_probs("s", 0, 2, LABELS, raw, 1.0, smoothed=smooth).to_dict()
     assert d["label"] == "sad" and d["probs"]["happy"] == 0.5 and d["smoothed"]["sad"] == 0.7
     assert json.loads(json.dumps(d)) == d
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_line_sinks_keep_a_failed_write_and_report_it_once() -> None:
+    """A sink whose file fails (a full disk) keeps the error, tells `on_error` once and drops
+    later messages instead of raising on the bus's thread each time."""
+    for make in (JsonlSink, TextSink):
+        told: list[OSError] = []
+        fh = open("/dev/full", "w", encoding="utf-8")
+        sink = make(fh, on_error=told.append)
+        for k in range(3):
+            sink(event("sad", 2 * k, 2 * k + 2))
+        assert len(told) == 1 and told[0] is sink.error and sink.error.errno == errno.ENOSPC
+        with contextlib.suppress(OSError):  # what the failed flush left in the buffer
+            fh.close()
 
 
 def test_jsonl_sink_filters_types() -> None:

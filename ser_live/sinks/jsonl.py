@@ -2,26 +2,51 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Collection, TextIO
+from typing import Any, Callable, Collection, TextIO
 
 
-class JsonlSink:
-    """Writes each message as one JSON line and flushes, so a pipe reader sees it at once."""
+class _LineSink:
+    """Writes a line per message and flushes it, so a pipe reader sees it at once.
 
-    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "status", "summary")) -> None:
-        self.fh, self.types = fh, set(types)
+    A write that fails (the reader of a pipe went away, a full disk) is kept in `error` and
+    handed once to `on_error` (the monitor stops its engine: its output has nowhere to go);
+    later messages are dropped instead of raising on the bus's thread again."""
+
+    def __init__(self, fh: TextIO, types: Collection[str],
+                 on_error: Callable[[OSError], None] | None = None) -> None:
+        self.fh, self.types, self.on_error = fh, set(types), on_error
+        self.error: OSError | None = None
+
+    def _write(self, line: str) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.fh.write(line + "\n")
+            self.fh.flush()
+        except OSError as exc:
+            self.error = exc
+            if self.on_error is not None:
+                self.on_error(exc)
+
+
+class JsonlSink(_LineSink):
+    """One JSON object per line: events, status and summaries, for programs."""
+
+    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "status", "summary"),
+                 on_error: Callable[[OSError], None] | None = None) -> None:
+        super().__init__(fh, types, on_error)
 
     def __call__(self, msg: Any) -> None:
         if msg.type in self.types:
-            self.fh.write(json.dumps(msg.to_dict(), separators=(",", ":")) + "\n")
-            self.fh.flush()
+            self._write(json.dumps(msg.to_dict(), separators=(",", ":")))
 
 
-class TextSink:
+class TextSink(_LineSink):
     """A line per event and summary for people watching a terminal."""
 
-    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "summary")) -> None:
-        self.fh, self.types = fh, set(types)
+    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "summary"),
+                 on_error: Callable[[OSError], None] | None = None) -> None:
+        super().__init__(fh, types, on_error)
 
     def __call__(self, msg: Any) -> None:
         if msg.type not in self.types:
@@ -40,5 +65,4 @@ class TextSink:
         else:
             line = (f"[{msg.stream}] {msg.t:8.2f} s  {'speech ' if msg.speech else 'silence'} "
                     f"{msg.level_db:6.1f} dBFS")
-        self.fh.write(line + "\n")
-        self.fh.flush()
+        self._write(line)
