@@ -44,13 +44,9 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
 def cmd_train(args: argparse.Namespace) -> int:
     if args.ema >= 1.0:  # an average that never moves from the first step's weights
         raise CliError(f"--ema: expected a decay below 1, got {args.ema}")
-    if not (math.isfinite(args.mixup) and args.mixup >= 0):
-        raise CliError(f"--mixup: expected a non-negative number, got {args.mixup}")
     if args.mixup and args.teacher:
         # the teacher's targets would have to be mixed like the inputs; not done
         raise CliError("--mixup cannot be combined with --teacher")
-    if not (math.isfinite(args.top_db) and args.top_db > 0):
-        raise CliError(f"--top-db: expected a positive number of decibels, got {args.top_db}")
     records = _records(args, split="train")  # bad input fails here, before torch loads
 
     from .features import FeatureConfig
@@ -317,25 +313,42 @@ def _int_triple(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
-def _fraction(text: str) -> float:
-    """argparse type for a weight between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
+def number(cast: Callable[[str], float], low: float, high: float = math.inf,
+           above: bool = False) -> Callable[[str], float]:
+    """argparse type: a finite number of type `cast` from `low` (strictly `above` it) up to
+    `high`. A zero hop or a NaN weight would otherwise reach the engine, which loops forever on
+    one or fails deep inside on the other."""
+    what = "a whole number" if cast is int else "a number"
+    if high == math.inf:
+        what += f" above {low:g}" if above else f" of at least {low:g}"
+    else:
+        what += f" above {low:g} and at most {high:g}" if above else f" from {low:g} to {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = cast(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and (value > low if above else value >= low) and value <= high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_fraction = number(float, 0.0, 1.0)
+_positive = number(float, 0.0, above=True)
+_count = number(int, 1)
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for the model")
-    p.add_argument("--hop", type=float, default=0.5, help="seconds between windows inside speech")
+    p.add_argument("--threads", type=_count, default=1, help="torch CPU threads for the model")
+    p.add_argument("--hop", type=_positive, default=0.5, help="seconds between windows inside speech")
     p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness")
     p.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30], help="VAD frame length")
-    p.add_argument("--smooth", type=float, default=1.0, metavar="ALPHA",
+    p.add_argument("--smooth", type=number(float, 0.0, 1.0, above=True), default=1.0, metavar="ALPHA",
                    help="EMA weight of the newest window (1 = no smoothing)")
     p.add_argument("--split-channels", action="store_true",
                    help="one stream per channel (e.g. agent / customer of a stereo call)")
@@ -363,20 +376,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the CNN+LSTM on a manifest or native corpora")
     _add_data_args(p)
     p.add_argument("--out", default="runs/default", help="run folder for checkpoints and curves")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--patience", type=int, default=10, help="early-stopping patience in epochs")
+    p.add_argument("--epochs", type=_count, default=40)
+    p.add_argument("--batch-size", type=_count, default=64)
+    p.add_argument("--lr", type=_positive, default=2e-3)
+    p.add_argument("--patience", type=_count, default=10, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--samples-per-epoch", type=int, help="default: one per training clip")
+    p.add_argument("--samples-per-epoch", type=_count, help="default: one per training clip")
     p.add_argument("--init", metavar="CHECKPOINT",
                    help="fine-tune from this checkpoint (same --seed and data, so same validation "
                         "speakers; its architecture and features are kept)")
-    p.add_argument("--noise-consistency", type=float, default=0.0, metavar="WEIGHT",
+    p.add_argument("--noise-consistency", type=number(float, 0.0), default=0.0, metavar="WEIGHT",
                    help="also train on a white-noise copy of each batch and penalise "
                         "disagreement between the two (0: off)")
-    p.add_argument("--workers", type=int, default=1, help="data-loader worker processes")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--workers", type=number(int, 0), default=1, help="data-loader worker processes")
+    p.add_argument("--threads", type=_count, help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--teacher", metavar="CHECKPOINT",
                    help="distil from this finished run (same --seed and data)")
@@ -388,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema", type=_fraction, default=0.0, metavar="DECAY",
                    help="validate and keep an exponential moving average of the weights with "
                         "this decay per step, e.g. 0.999 (0: off)")
-    p.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+    p.add_argument("--mixup", type=number(float, 0.0), default=0.0, metavar="ALPHA",
                    help="mix each training window's log-mel with another's, labels alike, in "
                         "Beta(ALPHA, ALPHA) proportions, e.g. 0.4 (0: off; not with --teacher)")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
@@ -396,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="channels of the three conv blocks")
     p.add_argument("--time-strides", type=_int_triple, default=(2, 2, 1), metavar="A,B,C",
                    help="time strides of the three conv blocks (2,2,2: 80 ms LSTM steps)")
-    p.add_argument("--top-db", type=float, default=80.0, metavar="DB",
+    p.add_argument("--top-db", type=_positive, default=80.0, metavar="DB",
                    help="floor of the log-mel, in dB below each window's peak: fewer dB hide "
                         "more of what noise would cover")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -436,8 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
     p.add_argument("--input", metavar="FILE|-", help="read a file, or raw 16-bit PCM from stdin ('-')")
     p.add_argument("--realtime", action="store_true", help="play --input FILE at real-time pace")
-    p.add_argument("--rate", type=int, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
-    p.add_argument("--channels", type=int, default=1, help="channels of stdin PCM or the device")
+    p.add_argument("--rate", type=_count, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
+    p.add_argument("--channels", type=_count, default=1, help="channels of stdin PCM or the device")
     p.add_argument("--headless", action="store_true",
                    help="no window even when a display is available: messages to stdout or --out")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")

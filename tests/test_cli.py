@@ -112,3 +112,29 @@ def test_export_missing_checkpoint(cli, tmp_path: Path) -> None:
 def test_argument_errors(cli, argv: list[str]) -> None:
     r = cli(*argv)
     assert r.returncode == 2 and "usage:" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["monitor", "--hop", "0"],                 # would cut the same window forever
+    ["monitor", "--hop", "nan"],
+    ["monitor", "--smooth", "0"],              # the newest window would never count
+    ["monitor", "--smooth", "1.5"],
+    ["monitor", "--input", "-", "--rate", "0"],
+    ["monitor", "--input", "-", "--channels", "0"],
+    ["monitor", "--threads", "0"],
+    ["monitor", "--ws", "127.0.0.1:0", "--ws-queue", "0"],
+    ["analyze", "x.wav", "--hop", "-1"],
+    ["dashboard", "--history", "0"],
+    ["dashboard", "--negative-alert", "-5"],
+    ["serve", "--max-clients", "0"],
+    ["train", "--epochs", "0"],
+    ["train", "--lr", "inf"],
+    ["train", "--workers", "-1"],
+])
+def test_out_of_range_values_are_refused_before_anything_runs(cli, argv: list[str]) -> None:
+    """Range checks at parse time: the option and the value in the error, no traceback, and
+    no waiting for a model, a device or a corpus first."""
+    r = cli(*argv)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
+    assert f"error: argument {argv[-2]}: expected " in r.stderr and f"got '{argv[-1]}'" in r.stderr, str(r)
+    assert r.seconds < 10, str(r)

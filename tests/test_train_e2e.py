@@ -280,12 +280,16 @@ def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
                    cwd=trained["work"], cache_dir=trained["cache"])
     assert res.returncode == 2 and "--distill" in res.stderr and "1.5" in res.stderr, str(res)
     assert "Traceback" not in res.stderr
-    for bad in (["--mixup", "-1"], ["--mixup", "0.4", "--teacher", str(trained["run"] / "best.pt")],
-                ["--ema", "1"], ["--top-db", "0"], ["--top-db", "nan"], ["--mixup", "nan"]):
+    for bad in (["--mixup", "0.4", "--teacher", str(trained["run"] / "best.pt")], ["--ema", "1"]):
         res = ser_live("train", "--manifest", trained["manifest"], *bad,
                        cwd=trained["work"], cache_dir=trained["cache"])
         lines = res.error_lines()
         assert res.returncode == 2 and len(lines) == 1 and bad[0] in lines[0], str(res)
+    for bad in (["--mixup", "-1"], ["--mixup", "nan"], ["--top-db", "0"], ["--top-db", "nan"]):
+        res = ser_live("train", "--manifest", trained["manifest"], *bad,
+                       cwd=trained["work"], cache_dir=trained["cache"])
+        assert res.returncode == 2 and f"argument {bad[0]}: expected" in res.stderr, str(res)
+        assert f"got '{bad[1]}'" in res.stderr and "Traceback" not in res.stderr
 
 
 def _other_split_seed(manifest: Path) -> int:
