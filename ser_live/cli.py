@@ -55,7 +55,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.loop import TrainConfig, train
 
     cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed, workers=args.workers, threads=args.threads,
+                      lr=args.lr, seed=args.seed, split_seed=args.split_seed, workers=args.workers,
+                      threads=args.threads,
                       device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
@@ -381,10 +382,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive, default=2e-3)
     p.add_argument("--patience", type=_count, default=10, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split-seed", type=int, metavar="SEED",
+                   help="seed of the validation speakers' draw (default: --seed), to compare "
+                        "seeds of one recipe on the same speakers")
     p.add_argument("--samples-per-epoch", type=_count, help="default: one per training clip")
     p.add_argument("--init", metavar="CHECKPOINT",
-                   help="fine-tune from this checkpoint (same --seed and data, so same validation "
-                        "speakers; its architecture and features are kept)")
+                   help="fine-tune from this checkpoint (validated on the same speakers: same data and "
+                        "split seed; its architecture and features are kept)")
     p.add_argument("--noise-consistency", type=number(float, 0.0), default=0.0, metavar="WEIGHT",
                    help="also train on a white-noise copy of each batch and penalise "
                         "disagreement between the two (0: off)")
@@ -392,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_count, help="torch CPU threads")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--teacher", metavar="CHECKPOINT",
-                   help="distil from this finished run (same --seed and data)")
+                   help="distil from this finished run (validated on the same speakers: same data and split seed)")
     p.add_argument("--distill", type=_fraction, default=0.5, metavar="WEIGHT",
                    help="weight of the teacher's soft targets against the labels (with --teacher)")
     p.add_argument("--sampling", default="class", choices=["class", "class-speaker"],

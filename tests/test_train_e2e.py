@@ -200,6 +200,16 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
     assert other.returncode == 2, str(other)
     lines = other.error_lines()
     assert len(lines) == 1 and "--seed 0" in lines[0] and "best.pt" in lines[0], str(other)
+    # the same seed with the validation speakers of seed 0: another draw of the same recipe
+    seed = _other_split_seed(trained["manifest"])
+    res = ser_live("train", "--manifest", trained["manifest"], "--out", trained["work"] / "x",
+                   "--epochs", 1, "--samples-per-epoch", 32, "--batch-size", 16, "--seed", seed,
+                   "--split-seed", 0, "--threads", 1, "--workers", 0, "--init", trained["run"] / "best.pt",
+                   "--no-progress", cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+    assert res.returncode == 0, str(res)
+    again = torch.load(trained["work"] / "x" / "last.pt", map_location="cpu", weights_only=False)
+    assert (again["seed"], again["split_seed"]) == (seed, 0) and start["split_seed"] == 0
+    assert again["val_speakers"] == start["val_speakers"]
 
 
 def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:

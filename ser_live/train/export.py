@@ -102,7 +102,7 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
         "training": {
             "checkpoint": str(checkpoint), "command": ckpt.get("command", ""),
             "commands": training_commands(checkpoint, ckpt),
-            "epoch": ckpt["epoch"], "seed": ckpt["seed"],
+            "epoch": ckpt["epoch"], "seed": ckpt["seed"], "split_seed": ckpt.get("split_seed", ckpt["seed"]),
             "corpora": ckpt["corpora"], "n_train_clips": ckpt["n_train"],
             "n_val_clips": ckpt["n_val"], "n_train_speakers": len(ckpt["train_speakers"]),
             "val_speakers": ckpt["val_speakers"], "augment": ckpt["augment"],

@@ -37,6 +37,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     patience: int = 10
     seed: int = 0
+    #: seed of the validation speakers' draw (None: `seed`); set apart so that several seeds of
+    #: one recipe are compared on the same speakers, where seed noise alone is measured
+    split_seed: int | None = None
     val_fraction: float = 0.15
     workers: int = 1
     threads: int | None = None
@@ -46,7 +49,7 @@ class TrainConfig:
     #: weight of the clean/noisy-view agreement loss (0: off); each batch then also trains on
     #: a copy with white noise, and the two views' predictions are pulled together
     noise_consistency: float = 0.0
-    #: a finished run's checkpoint to distil from (same seed and data); its soft predictions on
+    #: a finished run's checkpoint to distil from (same split seed and data); its soft predictions on
     #: each augmented batch join the labels as targets, so a smaller or faster net can learn
     #: what a bigger one learned
     teacher: Path | None = None
@@ -162,8 +165,8 @@ def read_run_checkpoint(path: Path, labels: Sequence[str], val_speakers: Sequenc
                         option: str) -> dict:
     """A finished run's checkpoint that this run builds on (`--init` or `--teacher`).
 
-    The checkpoint must have been validated on the same speakers as this run (same seed and
-    data): otherwise this run's validation speakers could include ones its weights were
+    The checkpoint must have been validated on the same speakers as this run (same split seed
+    and data): otherwise this run's validation speakers could include ones its weights were
     trained on, and the checkpoint choice would be biased.
     """
     from .data import DataError
@@ -175,8 +178,9 @@ def read_run_checkpoint(path: Path, labels: Sequence[str], val_speakers: Sequenc
         raise DataError(f"{path}: {option} checkpoint has labels {', '.join(ckpt['labels'])}, "
                         f"this data has {', '.join(labels)}")
     if sorted(ckpt["val_speakers"]) != list(val_speakers):
-        raise DataError(f"{path}: {option} checkpoint was validated on other speakers; "
-                        f"train with its --seed {ckpt['seed']} on the same data")
+        split_seed = ckpt.get("split_seed", ckpt["seed"])  # checkpoints from before --split-seed
+        raise DataError(f"{path}: {option} checkpoint was validated on other speakers; train on "
+                        f"the same data with --seed {split_seed} (or --split-seed {split_seed})")
     return ckpt
 
 
@@ -236,7 +240,8 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     cache = AudioCache(records, cache_dir, progress=cfg.progress)
     if cache.failed:
         print(f"skipped {len(cache.failed)} unreadable file(s) of {len(records)}")
-    train_recs, val_recs = speaker_split(cache.records, cfg.val_fraction, cfg.seed)
+    split_seed = cfg.seed if cfg.split_seed is None else cfg.split_seed
+    train_recs, val_recs = speaker_split(cache.records, cfg.val_fraction, split_seed)
     present = set(label_counts(cache.records))
     labels = [lbl for lbl in LABELS if lbl in present]
     lab_idx = {lbl: i for i, lbl in enumerate(labels)}
@@ -287,7 +292,8 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     val_clips = [cache[int(i)] for i in va_idx]
     history: list[dict] = []
     best, best_ua, stale = None, -1.0, 0
-    meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "command": command,
+    meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "split_seed": split_seed,
+            "command": command,
             "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "noise_consistency": cfg.noise_consistency, "sampling": cfg.sampling,
             "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
