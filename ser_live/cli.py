@@ -113,26 +113,39 @@ def cmd_corpus_report(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from .audio.io import AudioLoadError
+    from .analyze import expand_inputs
+    from .audio.io import AudioLoadError, load_audio
+    from .events import rounded_views
     from .labels import derived_views
     from .model.runtime import Classifier
-    from .train.data import load_clip
+    from .vad import speech_span
 
+    files = expand_inputs(args.files)
+    if not files:
+        raise CliError("no audio files found in " + ", ".join(args.files))
     clf = Classifier(args.model, device=args.device)
     failed = 0
-    for path in args.files:
+    for path in files:
         try:
-            probs = clf.predict_clip(load_clip(path))
+            audio = load_audio(path)
         except AudioLoadError as exc:
             print(f"skipped: {exc}", file=sys.stderr)
             failed += 1
             continue
-        top = int(probs.argmax())
-        print(json.dumps({"file": path, "label": clf.labels[top], "confidence": round(float(probs[top]), 4),
-                          "probs": {lbl: round(float(p), 4) for lbl, p in zip(clf.labels, probs)},
-                          **derived_views(clf.labels, probs)}))
+        span = speech_span(audio)
+        if span is None:  # an emotion of silence or hum would be noise: say there is no speech
+            row = {"file": str(path), "speech": False, "label": None, "confidence": None, "probs": None,
+                   "valence3": None, "arousal": None, "valence": None}
+        else:
+            probs = clf.predict_clip(audio[span[0]:span[1]])
+            top = int(probs.argmax())
+            row = {"file": str(path), "speech": True, "label": clf.labels[top],
+                   "confidence": round(float(probs[top]), 4),
+                   "probs": {lbl: round(float(p), 4) for lbl, p in zip(clf.labels, probs)},
+                   **rounded_views(derived_views(clf.labels, probs))}
+        print(json.dumps(row), flush=True)
     if failed:
-        print(f"{failed} of {len(args.files)} file(s) could not be read", file=sys.stderr)
+        print(f"{failed} of {len(files)} file(s) could not be read", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -444,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_model_card)
 
     p = sub.add_parser("predict", help="one emotion prediction per audio file (JSON lines)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE|DIR",
+                   help="audio files, or folders of them; a file without speech gets label null")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_predict)

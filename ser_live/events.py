@@ -56,7 +56,7 @@ class EmotionEvent:
                    latency_ms=round(latency_ms, 2),
                    smoothed=None if smoothed is None else
                    {lbl: round(float(p), 4) for lbl, p in zip(labels, smoothed)},
-                   **_rounded(derived_views(labels, shown)))
+                   **rounded_views(derived_views(labels, shown)))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -65,7 +65,8 @@ class EmotionEvent:
         return d
 
 
-def _rounded(views: dict) -> dict:
+def rounded_views(views: dict) -> dict:
+    """`labels.derived_views` to 4 decimals, as every message carries them."""
     return {"valence3": {k: round(v, 4) for k, v in views["valence3"].items()},
             "arousal": round(views["arousal"], 4), "valence": round(views["valence"], 4)}
 

@@ -19,20 +19,25 @@ def to_pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
-def trim_to_speech(audio: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
-    """`audio` from the start of its first utterance to the end of its last, as the live
-    `SpeechGate` finds them (same detector, hysteresis and padding).
-
-    A clip in which the gate hears no speech at all is returned whole: better a window of
-    doubtful audio than a silently dropped clip.
-    """
+def speech_span(audio: np.ndarray, aggressiveness: int = 2) -> tuple[int, int] | None:
+    """(first, end) sample of the span from the start of the first utterance to the end of the
+    last, as the live `SpeechGate` finds them (same detector, hysteresis and padding); None
+    where it hears no speech at all."""
     gate = SpeechGate(aggressiveness)
     segments = gate.push(audio).segments + gate.flush().segments
     starts = [s.start for s in segments if isinstance(s, SpeechPiece)]
     ends = [s.end for s in segments if isinstance(s, SpeechEnd)]
-    if not starts or not ends:
-        return audio
-    return audio[starts[0]:ends[-1]]
+    return (starts[0], ends[-1]) if starts and ends else None
+
+
+def trim_to_speech(audio: np.ndarray, aggressiveness: int = 2) -> np.ndarray:
+    """`audio` cut to its `speech_span`.
+
+    A clip in which the gate hears no speech at all is returned whole: better a window of
+    doubtful audio than a silently dropped training or test clip.
+    """
+    span = speech_span(audio, aggressiveness)
+    return audio if span is None else audio[span[0]:span[1]]
 
 
 @dataclass

@@ -188,3 +188,31 @@ def test_monitor_output_that_cannot_be_written(scene: Scene, tiny_model_dir: Pat
     r = run_cli("monitor", "--input", scene.path, "--model", tiny_model_dir, "--out", "/dev/full")
     assert r.returncode == 2, r
     assert r.stderr.strip() == "ser-live monitor: error: /dev/full: cannot write (No space left on device)"
+
+
+def test_predict_a_folder_with_silence_and_broken_files(mixed_dir: Path, tiny_model_dir: Path,
+                                                        tmp_path: Path) -> None:
+    """`predict DIR FILE`: a line per readable file, `speech: false` and nulls for one the VAD
+    hears no speech in (an emotion of silence would be noise), each broken file reported and
+    skipped (exit 1); a folder without audio is a one-line error."""
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(3 * SR, np.float32), SR)
+    r = run_cli("predict", mixed_dir, silent, "--model", tiny_model_dir)
+    assert r.returncode == 1, r
+    rows = {Path(row["file"]).name: row for row in r.json_lines()}
+    assert set(rows) == set(GOOD) | {"silent.wav"}, r
+    labels = json.loads((tiny_model_dir / "model.json").read_text())["labels"]
+    for name in GOOD:
+        row = rows[name]
+        assert row["speech"] is True and list(row["probs"]) == labels
+        assert sum(row["probs"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert row["label"] == max(row["probs"], key=row["probs"].get)
+        assert row["confidence"] == row["probs"][row["label"]] and -1 <= row["valence"] <= 1
+    assert rows["silent.wav"] == {"file": str(silent), "speech": False, "label": None, "confidence": None,
+                                  "probs": None, "valence3": None, "arousal": None, "valence": None}
+    skipped = [ln for ln in r.stderr.splitlines() if ln.startswith("skipped: ")]
+    assert sorted(Path(ln.split(": ")[1]).name for ln in skipped) == sorted(BAD), r
+    assert f"{len(BAD)} of {len(GOOD) + len(BAD) + 1} file(s) could not be read" in r.stderr
+    (tmp_path / "none").mkdir()
+    r = run_cli("predict", tmp_path / "none", "--model", tiny_model_dir)
+    assert r.returncode == 2 and r.stderr.strip().endswith(f"no audio files found in {tmp_path / 'none'}"), r
