@@ -38,7 +38,14 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
         records += found
     if not records:
         raise CliError("no clips: give --manifest FILE or --data DIR")
-    return select(records, split=split, corpus=None if all_corpora else args.corpus)
+    corpus = None if all_corpora else args.corpus
+    chosen = select(records, split=split, corpus=corpus)
+    if not chosen:
+        asked = " and ".join(f"{k} {v}" for k, v in (("split", split), ("corpus", corpus)) if v)
+        raise CliError(f"no clips with {asked}: the data has corpora "
+                       f"{', '.join(sorted({r.corpus for r in records}))} and splits "
+                       f"{', '.join(sorted({r.split or repr('') for r in records}))}")
+    return chosen
 
 
 def cmd_train(args: argparse.Namespace) -> int:

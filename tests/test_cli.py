@@ -83,6 +83,20 @@ def test_train_bad_manifest_label(cli, tmp_path: Path) -> None:
     assert_one_line_error(r, "m.csv:3", "grumpy")
 
 
+def test_filters_that_leave_no_clips(cli, tmp_path: Path) -> None:
+    """A corpus or split the data does not have is one line that lists what it does have,
+    before any model or cache is touched."""
+    m = synth.write_manifest(tmp_path / "m.csv", [
+        {"path": "a.wav", "corpus": "ravdess", "speaker": "s", "emotion": "angry", "split": "train"},
+        {"path": "b.wav", "corpus": "cremad", "speaker": "t", "emotion": "sad", "split": "test"}])
+    r = cli("train", "--manifest", m, "--corpus", "savee", "--out", "run")
+    assert_one_line_error(r, "no clips with split train and corpus savee", "corpora cremad, ravdess",
+                          "splits test, train")
+    assert not (tmp_path / "run").exists()
+    r = cli("evaluate", "--manifest", m, "--split", "dev", "--out", "rep.json")
+    assert_one_line_error(r, "no clips with split dev:")
+
+
 def test_train_missing_corpus_folder(cli) -> None:
     r = cli("train", "--data", "no/such/corpus", "--out", "run")
     assert_one_line_error(r, "no/such/corpus")
