@@ -363,15 +363,23 @@ def test_hub_carries_streams_of_several_publishers(server):
             seen: set = set()  # two publishers, two connections: either may come first
             recv_until(ws, lambda m: m["type"] == "event" and (seen.add(m["stream"]) or seen >= {"desk1", "desk2:R"}))
             assert seen == {"desk1", "desk2:R"}
-            # a stream id that is taken is refused; so is a wrong token
-            dup = Publisher(f"ws://127.0.0.1:{hub.port}/publish", ["desk1"], token="hubtoken", retry_s=0.1).start()
+            # a wrong token stops a publisher; a stream id that is taken is refused and retried
             bad = Publisher(f"ws://127.0.0.1:{hub.port}", ["x"], token="nope", retry_s=0.1).start()
-            dup._thread.join(5), bad._thread.join(5)
-            assert dup.error.startswith("hub refused: 4409") and bad.error.startswith("hub refused: 4401")
-            # a publisher that leaves takes its streams with it
+            dup = Publisher(f"ws://127.0.0.1:{hub.port}/publish", ["desk1"], token="hubtoken", retry_s=0.1)
+            pubs.append(dup.start())
+            bad._thread.join(5)
+            assert bad.error.startswith("hub refused: 4401") and not bad._thread.is_alive()
+            deadline = time.monotonic() + 5
+            while dup.error is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert dup.error.startswith("hub refused: 4409") and dup._thread.is_alive()
+            # a publisher that leaves takes its streams with it, and the one waiting gets them
             pubs[0].close()
             gone = recv_until(ws, lambda m: m["type"] == "streams")[-1]
             assert {s["id"] for s in gone["streams"]} == {"desk2:L", "desk2:R"}
+            assert dup.connected.wait(5) and dup.error is None
+            back = recv_until(ws, lambda m: m["type"] == "streams")[-1]
+            assert {s["id"] for s in back["streams"]} == {"desk1", "desk2:L", "desk2:R"}
             # a publisher may not speak for streams it did not announce
             with connect(f"ws://127.0.0.1:{hub.port}/publish",
                          additional_headers={"Authorization": "Bearer hubtoken"}) as rogue:

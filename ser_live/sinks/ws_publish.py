@@ -21,7 +21,9 @@ class Publisher:
     While disconnected, up to `queue_size` newest messages wait; older ones are dropped and
     counted. A hub out of reach is said on stderr, once per reason, and retried every
     `retry_s`; "connected" follows when it is back. A hub that refuses the token (4401) or the
-    stream ids (4409) stops it (`error`).
+    announcement (4400) stops it (`error`); one that refuses the stream ids because a live
+    publisher holds them (4409) is retried, since that holder may be this very monitor's
+    dropped connection, which the hub has not noticed yet.
     """
 
     def __init__(self, url: str, streams: Sequence[str], token: str | None = None,
@@ -102,19 +104,24 @@ class Publisher:
                     await ws.send(to_json({"type": "announce", "streams": self.streams,
                                          "model": self.model, "labels": self.labels}))
                     await ws.recv()  # "announced", or the close that refuses us
-                    self.connected.set()
                     if self.error:
                         self._say("connected")
                         self.error = None
+                    self.connected.set()
                     await self._pump(ws)
                     return
             except ConnectionClosed as exc:
                 rcvd = exc.rcvd
-                if rcvd is not None and rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_CONFLICT, CLOSE_BAD_REQUEST):
+                if rcvd is not None and rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_BAD_REQUEST):
                     self.error = f"hub refused: {rcvd.code} {rcvd.reason}"
                     self._say(self.error)
                     return
-                self._retrying(f"connection lost ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost")
+                if rcvd is not None and rcvd.code == CLOSE_CONFLICT:
+                    # retried: the holder may be this monitor's own connection that dropped
+                    # without the hub noticing yet (its pings find out within 40 s)
+                    self._retrying(f"hub refused: {rcvd.code} {rcvd.reason}")
+                else:
+                    self._retrying(f"connection lost ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost")
             except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeouts...: retried
                 self._retrying(connect_error(exc))
             finally:
