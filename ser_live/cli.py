@@ -63,8 +63,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, split_seed=args.split_seed, workers=args.workers,
-                      threads=args.threads,
-                      device=args.device, samples_per_epoch=args.samples_per_epoch,
+                      threads=args.threads, device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
