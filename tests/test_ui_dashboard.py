@@ -5,6 +5,7 @@ label text, colours, window flags, saved positions."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -13,7 +14,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pytest
 
-from live_fixtures import classifier, scene, tiny_model_dir, utterances  # noqa: F401  (fixtures)
+from live_fixtures import classifier, cli_env, run_cli, scene, tiny_model_dir, utterances  # noqa: F401  (fixtures)
 from test_ui_model import event, status
 
 from ser_live.audio.sources import FileSource
@@ -324,3 +325,21 @@ def test_overlay_flags_alert_and_remembered_position(qapp, tmp_path) -> None:
                           settings=QSettings(str(tmp_path / "overlay.ini"), QSettings.Format.IniFormat))
     assert (again.pos().x(), again.pos().y()) == (180, 265)
     again.close()
+
+
+def test_replay_of_a_damaged_message_file(tmp_path) -> None:
+    """`dashboard --replay FILE.jsonl --screenshot`: lines that are not JSON (one cut short by a
+    killed monitor) and messages with broken fields are skipped and said, the rest is drawn."""
+    good = [status(0.5), event(2.0, "happy"), event(2.5, "sad"), status(3.0)]
+    lines = [json.dumps(good[0]), "not json", json.dumps(good[1]),
+             json.dumps({**event(2.2, "angry"), "t_end": "soon"}), json.dumps(good[2]),
+             json.dumps(good[3]), json.dumps(event(3.5, "calm"))[:40]]
+    msgs = tmp_path / "call.jsonl"
+    msgs.write_text("\n".join(lines))
+    png = tmp_path / "call.png"
+    r = run_cli("dashboard", "--replay", msgs, "--screenshot", png, env=cli_env(QT_QPA_PLATFORM="offscreen"))
+    assert r.returncode == 0, r
+    shown = json.loads(r.stdout.strip().splitlines()[-1])
+    assert shown["events"] == 2 and shown["label"] == "sad" and png.stat().st_size > 0
+    assert f"{msgs}: skipped 2 line(s) that are not JSON objects (first: line 2)" in r.stderr
+    assert f"{msgs}: skipped 1 message(s) with missing or non-numeric fields" in r.stderr

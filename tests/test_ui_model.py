@@ -140,3 +140,19 @@ def test_export_csv_and_json(tmp_path) -> None:
     rows = list(csv.DictReader(open(m.export_csv(tmp_path / "s.csv"))))
     assert [r["label"] for r in rows] == ["happy", "sad"]
     assert float(rows[1]["sad"]) == pytest.approx(0.55) and rows[0]["valence3"] == "neutral"
+
+
+@pytest.mark.parametrize("bad", [
+    {"t_end": None}, {"t_end": "late"}, {"t_start": float("nan")}, {"confidence": "high"},
+    {"probs": ["angry"]}, {"probs": {"angry": "much"}}, {"label": None}, {"valence": [1]},
+])
+def test_malformed_messages_are_dropped_and_counted(bad: dict) -> None:
+    """A damaged recording or a feed of another version must not raise inside the UI's event
+    loop: the message is dropped, counted, changes nothing, and the next good one still lands."""
+    m = SessionModel()
+    assert m.feed(event(2.0, "happy"))
+    rev = m.rev
+    assert not m.feed({**event(3.0, "angry"), **bad})
+    assert not m.feed({**status(3.0), "t": "soon"})
+    assert m.malformed == 2 and m.rev == rev and m.current.events == 1
+    assert m.feed(event(4.0, "sad")) and m.current.current["label"] == "sad"

@@ -203,15 +203,28 @@ def run_monitor_ui(engine, overlay: bool, args: argparse.Namespace, settings=Non
 
 
 # ---- the dashboard command ----------------------------------------------------------------
-def read_messages(path: str | Path) -> list[dict]:
+def read_messages(path: str | Path) -> tuple[list[dict], list[int]]:
     """Engine messages from a JSON-lines file (as `ser-live monitor` writes them) or a JSON
-    export of the dashboard (`{"events": [...], "summaries": [...]}`)."""
+    export of the dashboard (`{"events": [...], "summaries": [...]}`), and the numbers of the
+    lines skipped because they are not JSON objects (a monitor killed mid-line leaves one)."""
     text = Path(path).read_text(encoding="utf-8")
     stripped = text.lstrip()
     if stripped.startswith("{") and '"events"' in stripped[:200] and "\n{" not in stripped:
         doc = json.loads(text)
-        return [*doc.get("events", []), *doc.get("summaries", [])]
-    return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        return [*doc.get("events", []), *doc.get("summaries", [])], []
+    msgs, bad = [], []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            msg = None
+        if isinstance(msg, dict):
+            msgs.append(msg)
+        else:
+            bad.append(n)
+    return msgs, bad
 
 
 def render_screenshot(model, out: str | Path, overlay: bool = False, source_name: str | None = None,
@@ -293,11 +306,17 @@ def _dashboard_from_messages(args: argparse.Namespace, path: Path) -> int:
     from ..cli import CliError
 
     try:
-        msgs = read_messages(path)
+        msgs, bad = read_messages(path)
     except (OSError, ValueError) as exc:
         raise CliError(f"{path}: cannot read engine messages ({exc})") from None
     model = make_model(None, args)
     model.feed_all(msgs)
+    if bad:
+        print(f"ser-live: {path}: skipped {len(bad)} line(s) that are not JSON objects "
+              f"(first: line {bad[0]})", file=sys.stderr)
+    if model.malformed:
+        print(f"ser-live: {path}: skipped {model.malformed} message(s) with missing or "
+              "non-numeric fields", file=sys.stderr)
     if args.screenshot:
         return _report_screenshot(model, args, path.name)
     from .dashboard import DashboardWindow

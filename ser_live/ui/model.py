@@ -186,11 +186,38 @@ class StreamState:
         return t, v, [self.labels[j] if j >= 0 else "" for j in lab]
 
 
+#: numbers each kind of message must carry, and those it may carry, for the views to place it
+_NEEDED = {"event": ("t_start", "t_end", "confidence", "valence", "arousal"), "status": ("t",),
+           "summary": ("duration_s",)}
+_OPTIONAL = ("level_db", "overruns")
+
+
+def well_formed(kind: str, d: dict) -> bool:
+    """Whether the views can place this message: its times are finite numbers, the numbers it
+    may carry are numbers, and its probabilities, if any, map labels to numbers."""
+    try:
+        if not all(math.isfinite(float(d[k])) for k in _NEEDED[kind]):
+            return False
+        for k in _OPTIONAL:
+            if d.get(k) is not None:
+                float(d[k])
+        if kind == "event" and not (isinstance(d.get("label"), str) and isinstance(d.get("probs"), dict)):
+            return False
+        probs = d.get("probs")
+        if probs is not None:
+            [float(v) for v in probs.values()]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 class SessionModel:
     """All streams of a session, the one the views follow, and the session's messages.
 
     `feed(msg)` takes one message (dict or object with `to_dict`); unknown types are ignored
-    so that a feed may carry more kinds of message than this model knows.
+    so that a feed may carry more kinds of message than this model knows, and a malformed one
+    (a damaged recording, a feed of another version) is dropped and counted in `malformed`
+    rather than raised inside the UI's event loop, where it would end the window.
     """
 
     def __init__(self, labels: Sequence[str] | None = None, history_s: float = DEFAULT_HISTORY_S,
@@ -205,6 +232,7 @@ class SessionModel:
         self.summaries: list[dict] = []
         self.keep_events = keep_events
         self.engine_error: str | None = None
+        self.malformed = 0               # messages dropped because the views cannot place them
         self.rev = 0                     # bumps on every change
 
     # ---- input ---------------------------------------------------------------------------
@@ -214,7 +242,10 @@ class SessionModel:
         if d is None:
             return False
         kind, name = d.get("type"), d.get("stream")
-        if kind not in ("event", "status", "summary") or name is None:
+        if kind not in _NEEDED or name is None:
+            return False
+        if not well_formed(kind, d):
+            self.malformed += 1
             return False
         wall = time.monotonic() if wall is None else wall
         st = self._stream(str(name), d)
