@@ -231,9 +231,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             except OSError:  # the flush of a failed file: said below
                 pass
     if sink is not None and sink.error is not None:
-        if isinstance(sink.error, BrokenPipeError) and out is sys.stdout:
-            raise sink.error  # the reader went away (`| head`): main() ends quietly
-        raise CliError(f"{args.out or 'stdout'}: cannot write ({sink.error.strerror or sink.error})")
+        raise sink.error  # main() says it like any other output that cannot be written
     return 0
 
 
@@ -523,6 +521,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        import errno
+
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS):
+            raise
+        # output that cannot be written (a full disk): the command's output is what failed
+        where = exc.filename or getattr(args, "out", None) or "stdout"
+        print(f"ser-live {args.command}: error: {where}: cannot write ({exc.strerror})", file=sys.stderr)
+        return 2
     except Exception as exc:  # known error types become one line; anything else is a bug
         from .errors import USER_ERRORS
 

@@ -184,10 +184,19 @@ def test_reader_that_goes_away_stops_the_output_quietly(scene: Scene, tiny_model
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
-def test_monitor_output_that_cannot_be_written(scene: Scene, tiny_model_dir: Path) -> None:
-    r = run_cli("monitor", "--input", scene.path, "--model", tiny_model_dir, "--out", "/dev/full")
-    assert r.returncode == 2, r
-    assert r.stderr.strip() == "ser-live monitor: error: /dev/full: cannot write (No space left on device)"
+def test_output_that_cannot_be_written(scene: Scene, tiny_model_dir: Path) -> None:
+    """A full disk behind --out, or behind stdout, is one line naming it, for every command
+    that writes results."""
+    for command in ("monitor", "analyze"):
+        args = ["--input", scene.path] if command == "monitor" else [scene.path]
+        r = run_cli(command, *args, "--model", tiny_model_dir, "--out", "/dev/full")
+        assert r.returncode == 2, r
+        assert r.stderr.strip() == f"ser-live {command}: error: /dev/full: cannot write (No space left on device)"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([str(SER_LIVE), "predict", str(scene.path), "--model", str(tiny_model_dir)],
+                              stdout=full, stderr=subprocess.PIPE, env=cli_env(), timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip() == "ser-live predict: error: stdout: cannot write (No space left on device)"
 
 
 def test_predict_a_folder_with_silence_and_broken_files(mixed_dir: Path, tiny_model_dir: Path,
