@@ -521,19 +521,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except OSError as exc:
+    except Exception as exc:  # known error types become one line; anything else is a bug
         import errno
 
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS):
-            raise
-        # output that cannot be written (a full disk): the command's output is what failed
-        where = exc.filename or getattr(args, "out", None) or "stdout"
-        print(f"ser-live {args.command}: error: {where}: cannot write ({exc.strerror})", file=sys.stderr)
-        return 2
-    except Exception as exc:  # known error types become one line; anything else is a bug
         from .errors import USER_ERRORS
 
         if isinstance(exc, USER_ERRORS):
             print(f"ser-live {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG,
+                                                      errno.EIO, errno.EROFS):
+            # output that cannot be written (a full disk): the command's output is what failed
+            where = exc.filename or getattr(args, "out", None) or "stdout"
+            print(f"ser-live {args.command}: error: {where}: cannot write ({exc.strerror})", file=sys.stderr)
             return 2
         raise
