@@ -193,22 +193,17 @@ _OPTIONAL = ("level_db", "overruns")
 
 
 def well_formed(kind: str, d: dict) -> bool:
-    """Whether the views can place this message: its times are finite numbers, the numbers it
-    may carry are numbers, and its probabilities, if any, map labels to numbers."""
-    try:
-        if not all(math.isfinite(float(d[k])) for k in _NEEDED[kind]):
-            return False
-        for k in _OPTIONAL:
-            if d.get(k) is not None:
-                float(d[k])
-        if kind == "event" and not (isinstance(d.get("label"), str) and isinstance(d.get("probs"), dict)):
-            return False
-        probs = d.get("probs")
-        if probs is not None:
-            [float(v) for v in probs.values()]
-    except (KeyError, TypeError, ValueError, AttributeError):
+    """Whether the views can place this message: its times and scores are finite numbers, the
+    numbers it may carry are numbers, and an event has a label and probabilities by label."""
+    probs = d.get("probs")
+    if kind == "event" and not (isinstance(d.get("label"), str) and isinstance(probs, dict)):
         return False
-    return True
+    numbers = [d.get(k) for k in _NEEDED[kind]] + [d[k] for k in _OPTIONAL if d.get(k) is not None]
+    numbers += list(probs.values()) if isinstance(probs, dict) else []
+    try:
+        return all(math.isfinite(float(x)) for x in numbers)
+    except (TypeError, ValueError):  # None, a string, a list...
+        return False
 
 
 class SessionModel:
