@@ -12,9 +12,11 @@ class _LineSink:
     handed once to `on_error` (the monitor stops its engine: its output has nowhere to go);
     later messages are dropped instead of raising on the bus's thread again."""
 
-    def __init__(self, fh: TextIO, types: Collection[str],
+    TYPES: Collection[str] = ()  # the message types written unless `types` says otherwise
+
+    def __init__(self, fh: TextIO, types: Collection[str] | None = None,
                  on_error: Callable[[OSError], None] | None = None) -> None:
-        self.fh, self.types, self.on_error = fh, set(types), on_error
+        self.fh, self.types, self.on_error = fh, set(self.TYPES if types is None else types), on_error
         self.error: OSError | None = None
 
     def _write(self, line: str) -> None:
@@ -32,9 +34,7 @@ class _LineSink:
 class JsonlSink(_LineSink):
     """One JSON object per line: events, status and summaries, for programs."""
 
-    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "status", "summary"),
-                 on_error: Callable[[OSError], None] | None = None) -> None:
-        super().__init__(fh, types, on_error)
+    TYPES = ("event", "status", "summary")
 
     def __call__(self, msg: Any) -> None:
         if msg.type in self.types:
@@ -44,9 +44,7 @@ class JsonlSink(_LineSink):
 class TextSink(_LineSink):
     """A line per event and summary for people watching a terminal."""
 
-    def __init__(self, fh: TextIO, types: Collection[str] = ("event", "summary"),
-                 on_error: Callable[[OSError], None] | None = None) -> None:
-        super().__init__(fh, types, on_error)
+    TYPES = ("event", "summary")
 
     def __call__(self, msg: Any) -> None:
         if msg.type not in self.types:

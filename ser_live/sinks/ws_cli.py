@@ -13,7 +13,7 @@ from .ws_publish import Publisher
 
 def add_ws_arguments(p: argparse.ArgumentParser, serve: bool = False) -> None:
     """The websocket options of `monitor` (and `serve`)."""
-    from ..cli import number
+    from ..cli import _count
 
     g = p.add_argument_group("websocket broadcast (events only; audio never leaves the machine)")
     if not serve:
@@ -27,10 +27,10 @@ def add_ws_arguments(p: argparse.ArgumentParser, serve: bool = False) -> None:
                                    "required to bind a non-loopback address")
     g.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="browser Origin allowed besides the page's own (repeatable; '*' for any)")
-    g.add_argument("--max-clients", type=number(int, 1), default=256, help="most simultaneous websocket clients")
+    g.add_argument("--max-clients", type=_count, default=256, help="most simultaneous websocket clients")
     g.add_argument("--tls-cert", metavar="FILE", help="serve https/wss with this certificate (PEM)")
     g.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert (PEM)")
-    g.add_argument("--ws-queue", type=number(int, 1), default=256,
+    g.add_argument("--ws-queue", type=_count, default=256,
                    help="messages buffered per client before its oldest are dropped")
 
 

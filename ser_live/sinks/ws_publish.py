@@ -116,12 +116,14 @@ class Publisher:
                     self.error = f"hub refused: {rcvd.code} {rcvd.reason}"
                     self._say(self.error)
                     return
-                if rcvd is not None and rcvd.code == CLOSE_CONFLICT:
-                    # retried: the holder may be this monitor's own connection that dropped
-                    # without the hub noticing yet (its pings find out within 40 s)
+                if rcvd is None:
+                    self._retrying("connection lost")
+                elif rcvd.code == CLOSE_CONFLICT:  # retried: the holder may be this monitor's
+                    # own connection, dropped without the hub noticing yet (its pings find out
+                    # within 40 s)
                     self._retrying(f"hub refused: {rcvd.code} {rcvd.reason}")
                 else:
-                    self._retrying(f"connection lost ({rcvd.code} {rcvd.reason})" if rcvd else "connection lost")
+                    self._retrying(f"connection lost ({rcvd.code} {rcvd.reason})")
             except Exception as exc:  # noqa: BLE001 - unreachable, TLS, timeouts...: retried
                 self._retrying(connect_error(exc))
             finally:

@@ -293,8 +293,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     history: list[dict] = []
     best, best_ua, stale = None, -1.0, 0
     meta = {"labels": labels, "net": net_cfg.to_dict(), "seed": cfg.seed, "split_seed": split_seed,
-            "command": command,
-            "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
+            "command": command, "augment": asdict(cfg.augment), "init": str(cfg.init or ""),
             "noise_consistency": cfg.noise_consistency, "sampling": cfg.sampling,
             "teacher": str(cfg.teacher or ""), "distill": cfg.distill if cfg.teacher else 0.0,
             "ema": cfg.ema, "mixup": cfg.mixup,

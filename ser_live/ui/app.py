@@ -22,12 +22,12 @@ MESSAGE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 # ---- arguments ----------------------------------------------------------------------------
 def add_ui_args(p: argparse.ArgumentParser, overlay: bool = True) -> None:
     """The view options, shared by `dashboard` and `monitor`."""
-    from ..cli import number
+    from ..cli import _positive, number
 
     if overlay:
         p.add_argument("--overlay", action="store_true",
                        help="a small always-on-top window for agents instead of the dashboard")
-    p.add_argument("--history", type=number(float, 0.0, above=True), default=60.0, metavar="SECONDS",
+    p.add_argument("--history", type=_positive, default=60.0, metavar="SECONDS",
                    help="seconds of emotion trace the dashboard shows (default 60)")
     p.add_argument("--negative-alert", type=number(float, 0.0), default=10.0, metavar="SECONDS",
                    help="colour cue once the caller has sounded negative this long (default 10)")
@@ -37,7 +37,7 @@ def add_ui_args(p: argparse.ArgumentParser, overlay: bool = True) -> None:
 
 def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `dashboard` subcommand to the CLI's subparsers; sets `func`."""
-    from ..cli import _add_engine_args, number
+    from ..cli import _add_engine_args, _count, _positive
 
     p = sub.add_parser("dashboard", help="desktop dashboard (or --overlay) of a microphone or a replayed file")
     p.add_argument("--replay", metavar="FILE",
@@ -47,8 +47,8 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
                    help="replay FILE (or watch --remote for --seconds), render the window to this "
                         "PNG and exit (no display needed)")
     p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
-    p.add_argument("--channels", type=number(int, 1), default=1, help="channels of the device")
-    p.add_argument("--rate", type=number(int, 1), help="sample rate of the device (default: its own)")
+    p.add_argument("--channels", type=_count, default=1, help="channels of the device")
+    p.add_argument("--rate", type=_count, help="sample rate of the device (default: its own)")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
     r = p.add_argument_group("remote mode (a websocket feed instead of the local engine; no model is loaded)")
     r.add_argument("--remote", metavar="URL",
@@ -57,7 +57,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
     r.add_argument("--stream", action="append", metavar="ID",
                    help="stream id(s) to watch (repeatable or A,B; default: all)")
     r.add_argument("--tls-ca", metavar="FILE", help="CA file that signs the server's certificate (wss://)")
-    r.add_argument("--seconds", type=number(float, 0.0, above=True), default=5.0,
+    r.add_argument("--seconds", type=_positive, default=5.0,
                    help="with --screenshot: seconds of the feed to collect first (default 5)")
     add_ui_args(p)
     _add_engine_args(p)
