@@ -51,6 +51,20 @@ def qapp():
     return qt_app()
 
 
+@pytest.fixture(autouse=True)
+def _qt_objects_die_on_the_gui_thread(request: pytest.FixtureRequest):
+    """A Qt test runs as the product's windows do, under `gui_thread_gc`: the widgets it drops
+    are collected on this thread at its end, never by a server's or an engine's thread."""
+    if "qapp" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from ser_live.ui.gui_gc import gui_thread_gc
+
+    with gui_thread_gc():
+        yield
+
+
 @pytest.fixture(scope="session")
 def espeak() -> None:
     if not synth.have_espeak():

@@ -6,6 +6,7 @@
 - `widgets.py`, `dashboard.py`, `overlay.py`: PyQt6 + pyqtgraph views of that model.
 - `app.py`: the bridge to the engine (a bounded bus subscription drained by a QTimer on the UI
   thread, never blocking it) and the command-line entry points.
+- `gui_gc.py`: keeps Python's cycle collector on the GUI thread while windows are about.
 
 PyQt6 and pyqtgraph are imported only inside this package, and only by the Qt modules, so
 the rest of the product (and `model.py`) loads without them.

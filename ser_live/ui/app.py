@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from .gui_gc import gui_thread_gc
+
 MESSAGE_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
@@ -77,12 +79,19 @@ def display_available() -> bool:
 
 
 # ---- Qt plumbing ----------------------------------------------------------------------------
+_APP = None  # the QApplication qt_app() made, held for the life of the process
+
+
 def qt_app():
+    """The process's QApplication, made on first use and then kept: PyQt deletes a
+    QApplication with its last Python reference, and windows that outlive it (a screenshot's
+    view, dropped after render) then never die or crash when they do."""
+    global _APP
     from PyQt6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
-        app = QApplication([sys.argv[0] if sys.argv else "ser-live"])
+        app = _APP = QApplication([sys.argv[0] if sys.argv else "ser-live"])
         app.setApplicationName("ser-live")
         app.setOrganizationName("ser-live")
     return app
@@ -147,6 +156,7 @@ def make_window(model, overlay: bool, controller, source_name: str, settings=Non
     return DashboardWindow(model, controller, source_name=source_name)
 
 
+@gui_thread_gc()
 def run_window(window, pump, on_start=None, close_after_s: float | None = None) -> None:
     """Show `window` and run the Qt loop until it closes; Ctrl-C and SIGTERM close it too.
     `on_start` runs just before the pump, so the first messages find the window ready."""
@@ -227,6 +237,7 @@ def read_messages(path: str | Path) -> tuple[list[dict], list[int]]:
     return msgs, bad
 
 
+@gui_thread_gc()
 def render_screenshot(model, out: str | Path, overlay: bool = False, source_name: str | None = None,
                       size: tuple[int, int] | None = None) -> Path:
     """Render the dashboard (or the overlay) of `model` as it stands to a PNG."""
@@ -301,6 +312,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return _report_screenshot(model, args, ", ".join(engine.streams))
 
 
+@gui_thread_gc()
 def _dashboard_from_messages(args: argparse.Namespace, path: Path) -> int:
     """Show recorded engine messages: the model takes the same dicts a live feed gives."""
     from ..cli import CliError
