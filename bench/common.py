@@ -198,7 +198,7 @@ def pct(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
 
 
-def load_classifier(model: str | Path, threads: int | None):
+def load_classifier(model: str | Path, threads: int | None, precision: str = "auto"):
     """The product's Classifier on CPU; exits with a hint when the folder has no model."""
     import torch
 
@@ -207,7 +207,7 @@ def load_classifier(model: str | Path, threads: int | None):
     from ser_live.model.runtime import Classifier, ModelError
 
     try:
-        return Classifier(model, device="cpu")
+        return Classifier(model, device="cpu", precision=precision)
     except ModelError as exc:
         sys.exit(f"{exc}\n(no shipped model yet? export one: "
                  f".venv/bin/ser-live export CHECKPOINT --out /tmp/benchmodel; then --model /tmp/benchmodel)")

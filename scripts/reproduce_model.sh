@@ -10,10 +10,19 @@ S=.venv/bin/ser-live
 $S train --manifest "$M" --out "$RUN" --epochs 60 --threads 2 --seed 0
 $S export "$RUN/best.pt" --out models --onnx
 mkdir -p models/reports
-$S evaluate --manifest "$M" --split test --baseline --out models/reports/test_all.json
-$S evaluate --manifest "$M" --split test --corpus ravdess --baseline --out models/reports/ravdess_8class.json
-$S evaluate --manifest "$M" --split test --corpus cremad --baseline \
-    --classes angry,disgust,fearful,happy,neutral,sad --out models/reports/cremad_6class.json
-$S evaluate --manifest "$M" --split test --corpus ravdess --corrupt noise10 --out models/reports/ravdess_noise10dB.json
-$S evaluate --manifest "$M" --split test --corpus ravdess --corrupt telephone --out models/reports/ravdess_telephone.json
+# fp32 is the reference (the same figures on every machine); bf16 is what `--precision auto`
+# runs on CPUs with native bfloat16, scored alike
+for P in fp32 bf16; do
+    R=models/reports; X=""; B="--baseline"
+    [ "$P" = bf16 ] && X=_bf16 && B=""
+    $S evaluate --manifest "$M" --split test --precision $P $B --out $R/test_all$X.json
+    $S evaluate --manifest "$M" --split test --precision $P --corpus ravdess $B --out $R/ravdess_8class$X.json
+    $S evaluate --manifest "$M" --split test --precision $P --corpus cremad $B \
+        --classes angry,disgust,fearful,happy,neutral,sad --out $R/cremad_6class$X.json
+    $S evaluate --manifest "$M" --split test --precision $P --corpus ravdess --corrupt noise10 \
+        --out $R/ravdess_noise10dB$X.json
+    $S evaluate --manifest "$M" --split test --precision $P --corpus ravdess --corrupt telephone \
+        --out $R/ravdess_telephone$X.json
+done
+.venv/bin/python bench/bench_inference.py --json models/reports/speed.json
 $S model-card models

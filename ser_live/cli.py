@@ -97,7 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = _records(args, split=args.split or None)
     evaluate(records, Path(args.model), classes, Path(args.out),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
-             corrupt=args.corrupt, command=_command_line())
+             corrupt=args.corrupt, command=_command_line(), precision=args.precision)
     return 0  # no clips to score is a DataError, reported as a one-line error
 
 
@@ -123,13 +123,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .audio.io import AudioLoadError, load_audio
     from .events import rounded_views
     from .labels import derived_views
-    from .model.runtime import Classifier
     from .vad import speech_span
 
     files = expand_inputs(args.files)
     if not files:
         raise CliError("no audio files found in " + ", ".join(args.files))
-    clf = Classifier(args.model, device=args.device)
+    clf = _classifier(args)
     failed = 0
     for path in files:
         try:
@@ -197,12 +196,10 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     import signal
 
     from .engine import Engine
-    from .model.runtime import Classifier
     from .sinks.jsonl import JsonlSink, TextSink
 
     sources = _open_sources(args)
-    engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
-                    _engine_config(args))
+    engine = Engine(sources, _classifier(args), _engine_config(args))
     from .ui.app import display_available
 
     ui = not args.headless and display_available()
@@ -241,12 +238,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from .analyze import analyze_file, expand_inputs, plot_timeline
     from .audio.io import AudioLoadError
-    from .model.runtime import Classifier
 
     files = expand_inputs(args.files)
     if not files:
         raise CliError("no audio files found in " + ", ".join(args.files))
-    clf = Classifier(args.model, device=args.device, threads=args.threads)
+    clf = _classifier(args)
     cfg = _engine_config(args)
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
     writer = None
@@ -359,9 +355,27 @@ _positive = number(float, 0.0, above=True)
 _count = number(int, 1)
 
 
+def _classifier(args: argparse.Namespace):
+    """The model the command's --model, --device, --precision (and --threads) ask for."""
+    from .model.runtime import Classifier
+
+    return Classifier(args.model, device=args.device, precision=args.precision,
+                      threads=getattr(args, "threads", None))
+
+
+def _add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """Where and in what arithmetic the model runs."""
+    from .model.runtime import PRECISIONS
+
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="the network's arithmetic; auto: bf16 on CPUs with native bfloat16 "
+                        "(AVX512-BF16, AMX), else fp32")
+
+
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
+    _add_runtime_args(p)
     p.add_argument("--threads", type=_count, default=1, help="torch CPU threads for the model")
     p.add_argument("--hop", type=_positive, default=0.5, help="seconds between windows inside speech")
     p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness")
@@ -453,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train and score the seed projects' MFCC+MLP on the train split")
     p.add_argument("--corrupt", choices=["none", "noise10", "telephone"], default="none",
                    help="score under white noise at 10 dB SNR or telephone simulation")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _add_runtime_args(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("model-card", help="rewrite MODEL/README.md from model.json and reports/*.json")
@@ -464,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE|DIR",
                    help="audio files, or folders of them; a file without speech gets label null")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _add_runtime_args(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("monitor", help="live emotion monitoring of a microphone, file or pipe")

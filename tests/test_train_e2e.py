@@ -8,6 +8,7 @@ enough for the model to beat chance by a wide margin on voices it never heard.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,10 @@ def test_training_run(trained: dict) -> None:
 
 def test_exported_folder(trained: dict) -> None:
     model = trained["model"]
-    assert {p.name for p in model.iterdir()} >= {"model.pt", "model.json", "README.md"}
+    assert {p.name for p in model.iterdir()} >= {"model.pt", "model.json", "README.md", "training_curves.png"}
+    # the run's epoch-by-epoch history travels with the model, for checking a rerun against it
+    history = json.loads((model / "training_history.json").read_text())
+    assert history == json.loads((trained["run"] / "history.json").read_text()) and len(history) >= 1
     meta = json.loads((model / "model.json").read_text())
     assert meta["labels"] == ["neutral", "sad", "angry"]
     assert meta["input"]["sample_rate"] == 16000 and meta["input"]["window_samples"] == 32000
@@ -129,9 +133,10 @@ def evaluate(trained: dict, ser_live, out: Path, *args):
 
 def test_evaluate(trained: dict, ser_live) -> None:
     report_path = trained["work"] / "eval" / "report.json"
-    res = evaluate(trained, ser_live, report_path, "--split", "test")
+    res = evaluate(trained, ser_live, report_path, "--split", "test", "--precision", "fp32")
     assert res.returncode == 0, str(res)
     rep = json.loads(report_path.read_text())
+    assert rep["precision"] == "fp32" and "model (fp32)" in res.stdout
     for key in ("ua", "wa", "macro_f1", "labels", "confusion", "n", "per_class"):
         assert key in rep, key
     assert rep["labels"] == ["neutral", "sad", "angry"]
@@ -145,6 +150,41 @@ def test_evaluate(trained: dict, ser_live) -> None:
     # well above chance (1/3) on three voices never heard in training
     assert rep["ua"] >= 0.7, f"UA {rep['ua']:.3f}, confusion {rep['confusion']}"
     assert rep["macro_f1"] >= 0.6
+
+
+def test_evaluate_in_bf16(trained: dict, ser_live, tmp_path: Path) -> None:
+    """`--precision bf16` is what the report says it scored with, and it scores like fp32."""
+    reps = {}
+    for precision in ("fp32", "bf16"):
+        path = trained["work"] / "eval" / f"{precision}.json"
+        res = evaluate(trained, ser_live, path, "--split", "test", "--precision", precision)
+        assert res.returncode == 0, str(res)
+        reps[precision] = json.loads(path.read_text())
+    assert reps["bf16"]["precision"] == "bf16" and reps["bf16"]["n"] == N_TEST
+    changed = np.abs(np.array(reps["bf16"]["confusion"]) - np.array(reps["fp32"]["confusion"])).sum() / 2
+    assert changed <= 1, (reps["fp32"]["confusion"], reps["bf16"]["confusion"])
+
+    # the model card says which precision each row was scored in, and both speeds
+    card_dir = tmp_path / "model"
+    shutil.copytree(trained["model"], card_dir)
+    (card_dir / "reports").mkdir(exist_ok=True)
+    for precision in reps:
+        shutil.copy(trained["work"] / "eval" / f"{precision}.json", card_dir / "reports")
+    figures = {"batch1_median_ms": 1.5, "batch1_p90_ms": 2.0, "batch32_per_window_ms": 0.9,
+               "batch32_one_call_per_window_ms": 1.0}
+    speed = {"precision": "bf16", "seed_features_per_clip_ms": 8.0,
+             "bf16": {**figures, "chunk": 32},
+             "fp32": {**figures, "batch32_per_window_ms": 1.2, "chunk": 8},
+             "ratio_seed_features_over_ours_batch1": 5.3, "ratio_seed_features_over_ours_batch32": 8.9,
+             "ratio_bf16_over_fp32_batch1": 1.0, "ratio_bf16_over_fp32_batch32": 0.75}
+    (card_dir / "reports" / "speed.json").write_text(json.dumps(speed))
+    res = ser_live("model-card", card_dir, cwd=tmp_path, cache_dir=trained["cache"])
+    assert res.returncode == 0, str(res)
+    card = (card_dir / "README.md").read_text()
+    for precision, rep in reps.items():
+        assert f"| {precision} | {precision} | {rep['n']} | {rep['ua']:.3f} |" in card
+    assert "in bf16, what `--precision auto` picked" in card and "0.75x fp32's time at batch 32" in card
+    assert "batch 32 1.200 ms per window in the classifier's chunks of 8" in card
 
 
 def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
@@ -356,20 +396,61 @@ def test_shipped_model(speech: np.ndarray) -> None:
 
 @pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),
                     reason="models/model.pt has not been exported yet")
-def test_cpu_batches_run_in_chunks_with_the_same_results(speech: np.ndarray) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_cpu_batches_run_in_chunks_with_the_same_results(speech: np.ndarray, precision: str) -> None:
     """A batch that is not a multiple of the CPU chunk gives what one model call gives."""
     import torch
 
     from ser_live.model.runtime import CPU_CHUNK, Classifier
 
-    clf = Classifier(device="cpu")
-    n = 2 * CPU_CHUNK + 3
+    clf = Classifier(device="cpu", precision=precision)
+    assert clf.precision == precision
+    n = 2 * CPU_CHUNK[precision] + 3
+    windows = speech_windows(speech, n)
+    got = clf.predict_windows(windows)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        whole = clf.module(torch.from_numpy(windows)).float().numpy()
+    whole /= whole.sum(1, keepdims=True)
+    assert got.shape == (n, len(clf.labels)) and got.dtype == np.float32
+    tol = 1e-5 if precision == "fp32" else 1e-2  # bf16 kernels may round a batch of 3 otherwise
+    np.testing.assert_allclose(got, whole, atol=tol)
+    np.testing.assert_allclose(clf.predict_windows(windows[-1:]), whole[-1:], atol=tol)
+
+
+def speech_windows(speech: np.ndarray, n: int) -> np.ndarray:
+    """n 2 s windows of the test speech at random offsets and levels."""
     rng = np.random.default_rng(0)
     starts = rng.integers(0, max(1, len(speech) - 32000), size=n)
-    windows = np.stack([np.resize(speech[s:], 32000) * rng.uniform(0.1, 1.0) for s in starts]).astype(np.float32)
-    got = clf.predict_windows(windows)
-    with torch.inference_mode():
-        whole = clf.module(torch.from_numpy(windows)).numpy()
-    assert got.shape == (n, len(clf.labels))
-    np.testing.assert_allclose(got, whole, atol=1e-5)
-    np.testing.assert_allclose(clf.predict_windows(windows[-1:]), whole[-1:], atol=1e-5)
+    return np.stack([np.resize(speech[s:], 32000) * rng.uniform(0.1, 1.0) for s in starts]).astype(np.float32)
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),
+                    reason="models/model.pt has not been exported yet")
+def test_bf16_gives_the_fp32_answers(speech: np.ndarray) -> None:
+    """bf16 arithmetic moves probabilities by rounding only: the same winners, rows summing to 1."""
+    from ser_live.model.runtime import Classifier
+
+    windows = speech_windows(speech, 40)
+    p32 = Classifier(device="cpu", precision="fp32").predict_windows(windows)
+    p16 = Classifier(device="cpu", precision="bf16").predict_windows(windows)
+    assert p16.dtype == np.float32 and np.allclose(p16.sum(1), 1.0, atol=1e-5)
+    assert np.abs(p16 - p32).max() < 0.05
+    top2 = np.sort(p32, 1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.05  # windows whose winner is not a near tie
+    assert clear.sum() >= 20 and (p16.argmax(1) == p32.argmax(1))[clear].all()
+
+
+def test_precision_choice() -> None:
+    """auto is bf16 exactly where the CPU does bfloat16 natively (its flags say so), and never on
+    a GPU; a wrong name is a one-line error."""
+    from ser_live.model.runtime import ModelError, pick_precision
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        flags = set(cpuinfo.read_text().split())
+        native = bool({"avx512_bf16", "amx_bf16"} & flags)
+        assert pick_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert pick_precision("auto", "cuda") == "fp32"
+    assert pick_precision("fp32", "cpu") == "fp32" and pick_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(ModelError, match="--precision fp16"):
+        pick_precision("fp16", "cpu")

@@ -100,7 +100,8 @@ class ProbabilityModel(nn.Module):
         self.net = net
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(wave), dim=-1)
+        # the softmax in float32 even when a caller runs the network under bf16 autocast
+        return torch.softmax(self.net(wave).float(), dim=-1)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -58,12 +58,13 @@ def print_report(name: str, rep: dict) -> None:
 
 def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[str] | None,
              out: Path, baseline: bool = False, train_records: Sequence[ClipRecord] = (),
-             device: str = "auto", corrupt: str = "none", command: str = "") -> dict:
+             device: str = "auto", corrupt: str = "none", command: str = "",
+             precision: str = "auto") -> dict:
     """Score the model in `model_dir` on `records`; write `out` (JSON) and a confusion PNG."""
     from ..model.runtime import Classifier, clip_probabilities
     from .plots import plot_confusion
 
-    clf = Classifier(model_dir, device=device)
+    clf = Classifier(model_dir, device=device, precision=precision)
     model_labels = clf.labels
     if classes:
         bad = [c for c in classes if c not in model_labels]
@@ -85,7 +86,7 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
     y = np.array([labels.index(r.emotion) for r in cache.records])
     pred = probs.argmax(1)
     report = {**scores(y, pred, labels), "model": clf.meta.get("name", ""),
-              "model_dir": str(model_dir), "corrupt": corrupt, "classes": list(labels),
+              "model_dir": str(model_dir), "precision": clf.precision, "corrupt": corrupt, "classes": list(labels),
               "skipped_label": dict(skipped_label), "skipped_unreadable": len(cache.failed),
               "corpora": sorted({r.corpus for r in cache.records}), "command": command}
     corpora = sorted({r.corpus for r in cache.records})
@@ -95,7 +96,7 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
             m = np.array([r.corpus == c for r in cache.records])
             report["per_corpus"][c] = {k: v for k, v in scores(y[m], pred[m], labels).items()
                                        if k in ("n", "ua", "wa", "macro_f1")}
-    print_report("model", report)
+    print_report(f"model ({clf.precision})", report)
     for c, rep in report.get("per_corpus", {}).items():
         print_report(f"  {c}", rep)
     for lbl, pc in report["per_class"].items():

@@ -115,9 +115,11 @@ def export(checkpoint: Path, out_dir: Path, onnx: bool = False, command: str = "
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "export_command": command,
     }
-    curves = checkpoint.parent / "curves.png"
-    if curves.is_file():  # the training run's curves travel with the model they describe
-        shutil.copyfile(curves, out_dir / "training_curves.png")
+    # the training run's curves and epoch-by-epoch history travel with the model they describe,
+    # so a rerun of its command can be checked against it epoch by epoch
+    for name, kept in (("curves.png", "training_curves.png"), ("history.json", "training_history.json")):
+        if (checkpoint.parent / name).is_file():
+            shutil.copyfile(checkpoint.parent / name, out_dir / kept)
     (out_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     write_model_card(out_dir)
     print(f"exported {model_path} ({model_path.stat().st_size / 1e6:.1f} MB), "

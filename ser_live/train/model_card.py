@@ -10,13 +10,13 @@ import math
 from pathlib import Path
 
 from ..model.net import NetConfig
-from ..model.runtime import CPU_CHUNK, META_FILE
+from ..model.runtime import META_FILE
 
 
-def _row(name: str, rep: dict) -> str:
+def _row(name: str, rep: dict, precision: str) -> str:
     base = rep.get("baseline")
     base_ua = f"{base['ua']:.3f}" if base else "-"
-    return (f"| {name} | {rep['n']} | {rep['ua']:.3f} | {rep['wa']:.3f} | "
+    return (f"| {name} | {precision} | {rep['n']} | {rep['ua']:.3f} | {rep['wa']:.3f} | "
             f"{rep['macro_f1']:.3f} | {base_ua} |")
 
 
@@ -25,6 +25,24 @@ def _lstm_step_ms(meta: dict) -> float:
     strides = meta["architecture"].get("time_strides", NetConfig.time_strides)
     hop = meta["features"]["hop_length"] / meta["features"]["sample_rate"]
     return round(1000.0 * hop * math.prod(strides), 1)
+
+
+def _speed_text(sp: dict) -> str:
+    """The card's speed paragraph, from `bench/bench_inference.py --json`."""
+    def figures(r: dict) -> str:
+        return (f"batch 1 median {r['batch1_median_ms']:.2f} ms, batch 32 {r['batch32_per_window_ms']:.3f} ms "
+                f"per window in the classifier's chunks of {r['chunk']} "
+                f"({r['batch32_one_call_per_window_ms']:.3f} ms in one call of 32)")
+
+    here = sp["precision"]
+    other = "fp32" if here == "bf16" else "bf16"
+    return ("Features + model per 2 s window on one CPU thread (`.venv/bin/python bench/bench_inference.py "
+            f"--json models/reports/speed.json`), in {here}, what `--precision auto` picked on the measuring "
+            f"machine (bf16 on CPUs with native bfloat16, fp32 elsewhere): {figures(sp[here])}. In {other} in "
+            f"the same run: {figures(sp[other])}. bf16 takes {sp['ratio_bf16_over_fp32_batch32']:.2f}x fp32's "
+            f"time at batch 32 and {sp['ratio_bf16_over_fp32_batch1']:.2f}x at batch 1. The seed projects' "
+            f"librosa features alone take {sp['seed_features_per_clip_ms']:.1f} ms per 3 s clip in the same run "
+            f"({sp['ratio_seed_features_over_ours_batch1']:.1f}x our batch-1 time).")
 
 
 def write_model_card(model_dir: Path) -> Path:
@@ -76,13 +94,14 @@ def write_model_card(model_dir: Path) -> Path:
         lines += ["UA = unweighted average recall (balanced accuracy), WA = accuracy. "
                   "Baseline = the seed projects' MFCC/chroma/mel means + MLP trained on the same "
                   "train split, scored in the same run.", "",
-                  "| evaluation | clips | UA | WA | macro-F1 | seed baseline UA |",
-                  "|---|---|---|---|---|---|"]
+                  "| evaluation | precision | clips | UA | WA | macro-F1 | seed baseline UA |",
+                  "|---|---|---|---|---|---|---|"]
         for p in reports:
             rep = json.loads(p.read_text())
-            lines.append(_row(p.stem, rep))
+            precision = rep.get("precision", "fp32")  # reports from before --precision were fp32
+            lines.append(_row(p.stem, rep, precision))
             for corpus, sub in rep.get("per_corpus", {}).items():
-                lines.append(_row(f"{p.stem} / {corpus}", sub))
+                lines.append(_row(f"{p.stem} / {corpus}", sub, precision))
         lines += ["", "Reproduce each row:", "", "```"]
         lines += [json.loads(p.read_text()).get("command", "") for p in reports]
         lines += ["```", ""]
@@ -91,18 +110,7 @@ def write_model_card(model_dir: Path) -> Path:
     else:
         lines.append("No evaluation reports yet: run `ser-live evaluate --out models/reports/NAME.json`.")
     if speed.is_file():
-        sp = json.loads(speed.read_text())
-        lines += ["", "## Speed", "",
-                  "Features + model per 2 s window on one CPU thread "
-                  "(`.venv/bin/python bench/bench_inference.py --json models/reports/speed.json`): "
-                  f"batch 1 median {sp['batch1_median_ms']:.2f} ms, batch 32 "
-                  f"{sp['batch32_per_window_ms']:.3f} ms per window"
-                  + (f" in the classifier's chunks of {CPU_CHUNK} ({sp['batch32_one_call_per_window_ms']:.3f} ms "
-                     "in one call of 32)" if "batch32_one_call_per_window_ms" in sp else "")
-                  + "; the seed projects' librosa "
-                  f"features alone take {sp['seed_features_per_clip_ms']:.1f} ms per 3 s clip "
-                  f"in the same run ({sp['ratio_seed_features_over_ours_batch1']:.1f}x our batch-1 "
-                  "time)."]
+        lines += ["", "## Speed", "", _speed_text(json.loads(speed.read_text()))]
     lines += ["", "## Limits", "",
               "- Trained on acted English speech (RAVDESS, CREMA-D, TESS). Natural conversational "
               "emotion is subtler; expect lower figures on real calls, and treat single windows as "

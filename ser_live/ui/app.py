@@ -269,7 +269,7 @@ def render_screenshot(model, out: str | Path, overlay: bool = False, source_name
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from ..cli import CliError, _engine_config, _open_sources
+    from ..cli import CliError, _classifier, _engine_config, _open_sources
 
     if not display_available():
         if not args.screenshot:
@@ -287,7 +287,6 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         return _dashboard_from_messages(args, replay)
 
     from ..engine import Engine
-    from ..model.runtime import Classifier
 
     if replay is not None:
         from ..audio.sources import FileSource
@@ -299,8 +298,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise CliError("--screenshot needs --replay FILE or --remote URL")
     else:
         sources = _open_sources(args)
-    engine = Engine(sources, Classifier(args.model, device=args.device, threads=args.threads),
-                    _engine_config(args))
+    engine = Engine(sources, _classifier(args), _engine_config(args))
     if not args.screenshot:
         return run_monitor_ui(engine, args.overlay, args)
     sub = engine.bus.subscribe(maxlen=10_000_000)  # offline: keep everything
