@@ -438,6 +438,21 @@ def test_line_sinks_keep_a_failed_write_and_report_it_once() -> None:
             fh.close()
 
 
+def test_text_summary_names_only_emotions_heard() -> None:
+    """The summary line lists the commonest emotions heard, not labels at 0 % to fill three
+    places; a stream without speech says so."""
+    buf = io.StringIO()
+    sink = TextSink(buf)
+    sb = SummaryBuilder("s", LABELS)
+    for k in range(3):
+        sb.add(event("angry", 2 * k, 2 * k + 2))
+    sink(sb.build(8.0, 0))
+    sink(SummaryBuilder("quiet", LABELS).build(5.0, 0))
+    heard, quiet = buf.getvalue().splitlines()
+    assert "3 windows; angry 100%; longest negative stretch 6.0 s" in heard and " 0%" not in heard
+    assert "[quiet] summary: 5.0 s, speech 0.0 s, 0 windows; no emotion; longest" in quiet
+
+
 def test_jsonl_sink_filters_types() -> None:
     buf = io.StringIO()
     sink = JsonlSink(buf, types=("event",))

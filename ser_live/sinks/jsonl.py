@@ -55,10 +55,11 @@ class TextSink(_LineSink):
                     f"{msg.confidence:4.0%}  {v3:<8} arousal {msg.arousal:+.2f} "
                     f"valence {msg.valence:+.2f}  ({msg.latency_ms:.0f} ms)")
         elif msg.type == "summary":
-            top = sorted(msg.share.items(), key=lambda kv: -kv[1])[:3]
+            # the three commonest emotions that were heard at all
+            top = [kv for kv in sorted(msg.share.items(), key=lambda kv: -kv[1]) if kv[1] > 0][:3]
             line = (f"[{msg.stream}] summary: {msg.duration_s:.1f} s, speech {msg.speech_s:.1f} s, "
-                    f"{msg.events} windows; " + ", ".join(f"{k} {v:.0%}" for k, v in top) +
-                    f"; longest negative stretch {msg.longest_negative_s:.1f} s; "
+                    f"{msg.events} windows; " + (", ".join(f"{k} {v:.0%}" for k, v in top) or "no emotion")
+                    + f"; longest negative stretch {msg.longest_negative_s:.1f} s; "
                     f"overruns {msg.overruns}")
         else:
             line = (f"[{msg.stream}] {msg.t:8.2f} s  {'speech ' if msg.speech else 'silence'} "
