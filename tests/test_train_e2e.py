@@ -162,7 +162,7 @@ def test_evaluate_in_bf16(trained: dict, ser_live, tmp_path: Path) -> None:
         reps[precision] = json.loads(path.read_text())
     assert reps["bf16"]["precision"] == "bf16" and reps["bf16"]["n"] == N_TEST
     changed = np.abs(np.array(reps["bf16"]["confusion"]) - np.array(reps["fp32"]["confusion"])).sum() / 2
-    assert changed <= 1, (reps["fp32"]["confusion"], reps["bf16"]["confusion"])
+    assert changed <= 2, (reps["fp32"]["confusion"], reps["bf16"]["confusion"])  # of 36 clips
 
     # the model card says which precision each row was scored in, and both speeds
     card_dir = tmp_path / "model"
