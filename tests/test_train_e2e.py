@@ -185,6 +185,11 @@ def test_evaluate_in_bf16(trained: dict, ser_live, tmp_path: Path) -> None:
         assert f"| {precision} | {precision} | {rep['n']} | {rep['ua']:.3f} |" in card
     assert "in bf16, what `--precision auto` picked" in card and "0.75x fp32's time at batch 32" in card
     assert "batch 32 1.200 ms per window in the classifier's chunks of 8" in card
+    # a speed.json from the benchmark before it timed both precisions asks for a rerun
+    (card_dir / "reports" / "speed.json").write_text(json.dumps(figures))
+    res = ser_live("model-card", card_dir, cwd=tmp_path, cache_dir=trained["cache"])
+    assert res.returncode == 0, str(res)
+    assert "comes from an older `bench/bench_inference.py`; run it again" in (card_dir / "README.md").read_text()
 
 
 def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:

@@ -34,6 +34,9 @@ def _speed_text(sp: dict) -> str:
                 f"per window in the classifier's chunks of {r['chunk']} "
                 f"({r['batch32_one_call_per_window_ms']:.3f} ms in one call of 32)")
 
+    if "precision" not in sp:  # written by the benchmark before it timed both precisions
+        return ("`reports/speed.json` comes from an older `bench/bench_inference.py`; run it again "
+                "(`--json <model>/reports/speed.json`) and then `ser-live model-card` for both precisions' speeds.")
     here = sp["precision"]
     other = "fp32" if here == "bf16" else "bf16"
     return ("Features + model per 2 s window on one CPU thread (`.venv/bin/python bench/bench_inference.py "
