@@ -30,6 +30,7 @@ def front_ends() -> dict[str, Callable]:
     from ser_live.features import FeatureConfig, LogMel
 
     lm80, lm50 = LogMel(FeatureConfig(top_db=80.0)), LogMel(FeatureConfig(top_db=50.0))
+    pcen_fe = LogMel(FeatureConfig(compression="pcen"))
 
     def pcen(mel: torch.Tensor) -> torch.Tensor:
         mag = mel.sqrt()
@@ -45,7 +46,8 @@ def front_ends() -> dict[str, Callable]:
         "log-mel, 80 dB floor (shipped)": lm80.log_peak,
         "log-mel, 50 dB floor": lm50.log_peak,
         "log-mel minus window band means": lambda m: (lambda x: x - x.mean(2, keepdim=True))(lm80.log_peak(m)),
-        "PCEN": pcen,
+        "PCEN (librosa, smoother from 1)": pcen,
+        "PCEN of power (`--compression pcen`)": pcen_fe.pcen_peak,
         "spectral subtraction": spectral_subtraction,
     }
 

@@ -71,7 +71,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                       sampling=args.sampling, ema=args.ema, mixup=args.mixup,
                       net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
                                     time_strides=args.time_strides,
-                                    features=FeatureConfig(top_db=args.top_db)))
+                                    features=FeatureConfig(top_db=args.top_db,
+                                                          compression=args.compression)))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
@@ -447,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-db", type=_positive, default=80.0, metavar="DB",
                    help="floor of the log-mel, in dB below each window's peak: fewer dB hide "
                         "more of what noise would cover")
+    p.add_argument("--compression", default="log", choices=["log", "pcen"],
+                   help="of the mel power: log (log-mel, floored --top-db below the peak) or pcen "
+                        "(per-channel energy normalisation, which flattens steady background noise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ser_live.features import LogMel
+from ser_live.features import FeatureConfig, LogMel
 from ser_live.train.augment import (AugmentConfig, SpecAugment, WaveAugment, add_white_noise,
                                     colored_noise, consistency_loss, mix_at_snr, random_crop,
                                     reverberate, telephone)
@@ -177,26 +177,32 @@ def full_rows(x: torch.Tensor, value: float, dim: int) -> torch.Tensor:
 def test_spec_augment_identity_without_changes(raw_feats: torch.Tensor) -> None:
     floor = LogMel().floor
     cfg = AugmentConfig(tempo_range=0.0, freq_masks=0, time_masks=0)
-    out = SpecAugment(cfg, floor)(raw_feats, torch.ones(len(raw_feats)), torch.Generator().manual_seed(0))
+    out = SpecAugment(cfg, -floor)(raw_feats, torch.ones(len(raw_feats)), torch.Generator().manual_seed(0))
     assert out.shape == raw_feats.shape
     assert torch.allclose(out, raw_feats, atol=1e-4)
 
 
-def test_spec_augment_masks(raw_feats: torch.Tensor) -> None:
-    floor = LogMel().floor
+@pytest.mark.parametrize("compression", ["log", "pcen"])
+def test_spec_augment_masks(speech: np.ndarray, compression: str) -> None:
+    """Masks write each front end's silence value (`LogMel.silence`) and nothing else."""
+    fe = LogMel(FeatureConfig(compression=compression))
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        raw_feats = fe.raw(torch.from_numpy(np.stack([random_crop(speech, rng) for _ in range(8)])))
+    silence = fe.silence
     cfg = AugmentConfig(tempo_range=0.0, freq_masks=2, freq_mask_bins=8, time_masks=2, time_mask_frames=20)
-    sa = SpecAugment(cfg, floor)
-    before_f = full_rows(raw_feats, -floor, 1)
-    before_t = full_rows(raw_feats, -floor, 2)
+    sa = SpecAugment(cfg, silence)
+    before_f = full_rows(raw_feats, silence, 1)
+    before_t = full_rows(raw_feats, silence, 2)
     out = sa(raw_feats, torch.ones(len(raw_feats)), torch.Generator().manual_seed(1))
     assert out.shape == raw_feats.shape and out.dtype == raw_feats.dtype
-    masked_f = full_rows(out, -floor, 1) - before_f
-    masked_t = full_rows(out, -floor, 2) - before_t
+    masked_f = full_rows(out, silence, 1) - before_f
+    masked_t = full_rows(out, silence, 2) - before_t
     assert (masked_f > 0).sum() >= 5 and masked_f.max() <= 2 * 8
     assert (masked_t > 0).sum() >= 5 and masked_t.max() <= 2 * 20
-    # masks set values to the floor (silence) and nothing else changes
+    # masks set values to silence and nothing else changes
     changed = (out - raw_feats).abs() > 1e-3
-    assert changed.any() and torch.all(out[changed] == -floor)
+    assert changed.any() and torch.all(out[changed] == np.float32(silence))
     # seeded
     again = sa(raw_feats, torch.ones(len(raw_feats)), torch.Generator().manual_seed(1))
     assert torch.equal(out, again)
@@ -207,7 +213,7 @@ def test_spec_augment_tempo_stretches_time(raw_feats: torch.Tensor) -> None:
     floor = LogMel().floor
     cfg = AugmentConfig(tempo_range=0.0, freq_masks=0, time_masks=0)
     pitch = torch.full((len(raw_feats),), 1.25)
-    out = SpecAugment(cfg, floor)(raw_feats, pitch, torch.Generator().manual_seed(0))
+    out = SpecAugment(cfg, -floor)(raw_feats, pitch, torch.Generator().manual_seed(0))
     assert out.shape == raw_feats.shape
     assert out.min() >= -floor - 1e-4 and out.max() <= 1e-4
     t = raw_feats.shape[2]

@@ -143,3 +143,65 @@ def test_matches_librosa_melspectrogram(logmel: LogMel, window: np.ndarray) -> N
     # and the log domain, floored the same way
     ref = np.maximum(np.log(rel + 1e-300), -logmel.floor)
     assert np.abs(np.log(ours) - ref)[strong].max() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def pcen() -> LogMel:
+    return LogMel(FeatureConfig(compression="pcen")).eval()
+
+
+def test_pcen_matches_librosa(pcen: LogMel, window: np.ndarray) -> None:
+    """`compression="pcen"` is librosa.pcen (its default constants, smoother started at the
+    first frame) of the mel power relative to the window's peak, computed without a frame loop."""
+    import librosa
+    import scipy.signal
+
+    with torch.no_grad():
+        mel = pcen.mel_power(torch.from_numpy(window[None]))
+    e = (mel / mel.max()).double()[0].numpy()
+    b = pcen.smooth
+    zi = scipy.signal.lfilter_zi([b], [1, b - 1])[None, :] * e[:, :1]
+    ref = librosa.pcen(e, sr=16000, hop_length=160, time_constant=0.4, gain=0.98, bias=2.0,
+                       power=0.5, eps=1e-6, zi=zi)
+    ours = raw(pcen, window)[0]
+    assert ours.dtype == np.float32 and ours.shape == (64, 201)
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_pcen_reads_background_the_same_at_any_snr(pcen: LogMel, speech: np.ndarray,
+                                                    window: np.ndarray) -> None:
+    """What it is for: a second of steady hiss before speech reads about the same whether the
+    speech is 10 or 30 dB above it. The peak-referenced log moves it by the SNR difference, in
+    units of each front end's spread over speech about five times as far. Digital silence reads
+    as `silence`, the value SpecAugment masks with, and input gain changes nothing."""
+    hiss = np.random.default_rng(0).standard_normal(WINDOW).astype(np.float32)
+    talk = speech[:WINDOW // 2]
+
+    def background_shift(fe: LogMel) -> float:
+        levels = []
+        for snr in (10.0, 30.0):
+            w = hiss * np.sqrt(np.mean(talk ** 2) / 10 ** (snr / 10))
+            w[WINDOW // 2:] += talk
+            levels.append(raw(fe, w)[0][:, 50:95].mean())  # settled, before the speech
+        return abs(levels[0] - levels[1]) / raw(fe, window)[0].std()
+
+    assert background_shift(pcen) < 0.3 < 0.6 < background_shift(LogMel())
+    assert pcen.silence == 0.0 and LogMel().silence == -LogMel().floor
+    assert np.all(raw(pcen, np.zeros(WINDOW, np.float32)) == 0.0)
+    loud, quiet = raw(pcen, window, 0.01 * window)
+    assert np.abs(loud - quiet).max() < 1e-4
+
+
+def test_pcen_torchscript_and_config(pcen: LogMel, window: np.ndarray) -> None:
+    scripted = torch.jit.script(pcen)
+    x = torch.from_numpy(np.stack([window, 0.01 * window]))
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), pcen(x), atol=1e-5)
+    with pytest.raises(ValueError, match="features.compression: expected one of log, pcen"):
+        FeatureConfig(compression="sqrt")
+    # model metadata written before the option existed describes log-mel models
+    from ser_live.model.net import NetConfig
+
+    old = NetConfig().to_dict()
+    del old["features"]["compression"]
+    assert NetConfig.from_dict(old).features.compression == "log"

@@ -326,6 +326,39 @@ def test_weight_average(trained: dict, ser_live) -> None:
     assert 0 < moved_avg < moved_plain
 
 
+def test_pcen_front_end(trained: dict, ser_live) -> None:
+    """`--compression pcen` trains on PCEN features; the choice travels in the checkpoint and
+    model.json, the card says so, and TorchScript and ONNX exports compute the same PCEN."""
+    import onnxruntime as ort
+    import torch
+
+    run, model = trained["work"] / "pcen", trained["work"] / "pcen_model"
+    res = ser_live("train", "--manifest", trained["manifest"], "--out", run, "--epochs", 1,
+                   "--samples-per-epoch", 64, "--batch-size", 16, "--seed", 0, "--threads", 1,
+                   "--workers", 0, "--no-progress", "--compression", "pcen",
+                   cwd=trained["work"], cache_dir=trained["cache"], timeout=300)
+    assert res.returncode == 0, str(res)
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["net"]["features"]["compression"] == "pcen"
+    exp = ser_live("export", run / "last.pt", "--out", model, "--onnx",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert exp.returncode == 0, str(exp)
+    assert json.loads((model / "model.json").read_text())["features"]["compression"] == "pcen"
+    assert "compressed by PCEN" in (model / "README.md").read_text()
+
+    from ser_live.model.net import net_from_checkpoint
+
+    x = (0.1 * np.random.default_rng(4).standard_normal((3, 32000))).astype(np.float32)
+    x[2] = 0.0  # a muted line
+    with torch.inference_mode():
+        eager = torch.softmax(net_from_checkpoint(ckpt).eval()(torch.from_numpy(x)), -1).numpy()
+        scripted = torch.jit.load(str(model / "model.pt"))(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(model / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    np.testing.assert_allclose(scripted, eager, atol=1e-5)
+    np.testing.assert_allclose(onnx, scripted, atol=1e-4)
+
+
 def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
     res = ser_live("train", "--manifest", trained["manifest"], "--channels", "16,32",
                    cwd=trained["work"], cache_dir=trained["cache"])
@@ -340,6 +373,9 @@ def test_architecture_option_is_checked(trained: dict, ser_live) -> None:
                        cwd=trained["work"], cache_dir=trained["cache"])
         lines = res.error_lines()
         assert res.returncode == 2 and len(lines) == 1 and bad[0] in lines[0], str(res)
+    res = ser_live("train", "--manifest", trained["manifest"], "--compression", "sqrt",
+                   cwd=trained["work"], cache_dir=trained["cache"])
+    assert res.returncode == 2 and "--compression" in res.stderr and "'sqrt'" in res.stderr, str(res)
     for bad in (["--mixup", "-1"], ["--mixup", "nan"], ["--top-db", "0"], ["--top-db", "nan"]):
         res = ser_live("train", "--manifest", trained["manifest"], *bad,
                        cwd=trained["work"], cache_dir=trained["cache"])

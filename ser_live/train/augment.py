@@ -160,11 +160,15 @@ def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Te
 
 
 class SpecAugment:
-    """Batch-level tempo change and masking of raw (un-normalised) log-mel features."""
+    """Batch-level tempo change and masking of raw (un-normalised) features.
 
-    def __init__(self, cfg: AugmentConfig, floor: float) -> None:
+    `silence` is the raw features' value for silence (`LogMel.silence`): masks and the frames a
+    tempo change pulls in from beyond the window read as silence, as zero padding does.
+    """
+
+    def __init__(self, cfg: AugmentConfig, silence: float) -> None:
         self.cfg = cfg
-        self.floor = floor
+        self.silence = silence
 
     def __call__(self, feats: torch.Tensor, pitch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         cfg = self.cfg
@@ -177,12 +181,12 @@ class SpecAugment:
         theta[:, 0, 0] = scale
         theta[:, 1, 1] = 1.0
         grid = F.affine_grid(theta, (b, 1, n_mels, frames), align_corners=False)
-        out = F.grid_sample((feats + self.floor).unsqueeze(1), grid, align_corners=False,
-                            padding_mode="zeros").squeeze(1) - self.floor
+        out = F.grid_sample((feats - self.silence).unsqueeze(1), grid, align_corners=False,
+                            padding_mode="zeros").squeeze(1) + self.silence
         for _ in range(cfg.freq_masks):
-            out = _mask(out, 1, cfg.freq_mask_bins, gen, -self.floor)
+            out = _mask(out, 1, cfg.freq_mask_bins, gen, self.silence)
         for _ in range(cfg.time_masks):
-            out = _mask(out, 2, cfg.time_mask_frames, gen, -self.floor)
+            out = _mask(out, 2, cfg.time_mask_frames, gen, self.silence)
         return out
 
 

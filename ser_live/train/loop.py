@@ -278,7 +278,7 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
     dataset = AugmentedWindows(cache, tr_idx, tr_y, weights,
                                WaveAugment(cfg.augment, babble=None), cfg.seed)
     dataset.augment.babble = dataset.babble
-    spec_aug = SpecAugment(cfg.augment, model.features.floor)
+    spec_aug = SpecAugment(cfg.augment, model.features.silence)
     n_per_epoch = cfg.samples_per_epoch or len(tr_idx)
     steps = cfg.epochs * (n_per_epoch // cfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+from ..features import PCEN_TIME_S
 from ..model.net import NetConfig
 from ..model.runtime import META_FILE
 
@@ -25,6 +26,17 @@ def _lstm_step_ms(meta: dict) -> float:
     strides = meta["architecture"].get("time_strides", NetConfig.time_strides)
     hop = meta["features"]["hop_length"] / meta["features"]["sample_rate"]
     return round(1000.0 * hop * math.prod(strides), 1)
+
+
+def _features_text(fe: dict) -> str:
+    """How the model hears: the front end its metadata describes (models from before
+    `compression` existed are log-mel)."""
+    frame = f"{fe['win_length']}-sample window, {fe['hop_length']}-sample hop"
+    if fe.get("compression", "log") == "pcen":
+        return (f"{fe['n_mels']}-band mel power, {frame}, referenced to each window's peak and "
+                f"compressed by PCEN (per-channel energy normalisation, {PCEN_TIME_S:g} s smoother)")
+    return (f"{fe['n_mels']}-band log-mel, {frame}, gain-referenced to each window's peak and "
+            f"floored {fe['top_db']:.0f} dB below it")
 
 
 def _speed_text(sp: dict) -> str:
@@ -66,9 +78,7 @@ def write_model_card(model_dir: Path) -> Path:
         "",
         "## Model",
         f"- Labels: {', '.join(meta['labels'])}",
-        f"- Features: {meta['features']['n_mels']}-band log-mel, {meta['features']['win_length']}-sample "
-        f"window, {meta['features']['hop_length']}-sample hop, gain-referenced to each window's peak "
-        f"and floored {meta['features']['top_db']:.0f} dB below it, then normalised with per-band "
+        f"- Features: {_features_text(meta['features'])}, then normalised with per-band "
         "statistics of the training speakers (stored in the model).",
         f"- Network: 3 strided 2-D conv blocks (channels {arch['channels']}), projection to "
         f"{arch['proj']}, {'bi' if arch['bidirectional'] else 'uni'}directional LSTM "
