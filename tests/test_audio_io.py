@@ -140,6 +140,18 @@ def test_missing_file(tmp_path: Path) -> None:
     assert_one_line_naming(exc, "missing.wav")
 
 
+@pytest.mark.parametrize("where", ["folder", "device"])
+def test_not_a_regular_file(tmp_path: Path, where: str) -> None:
+    """A folder or a device exists: saying "no such file" about it would mislead."""
+    path = Path("/dev/null")
+    if where == "folder":
+        path = tmp_path / "takes.wav"
+        path.mkdir()
+    with pytest.raises(AudioLoadError, match="not a regular file") as exc:
+        load_audio(path)
+    assert_one_line_naming(exc, path.name)
+
+
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.wav"
     path.touch()

@@ -116,10 +116,17 @@ def test_file_source_errors_name_the_file(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     text = tmp_path / "notes.wav"
     text.write_text("not audio\n" * 100)
-    for p in (tmp_path / "missing.wav", empty, text):
-        with pytest.raises(AudioLoadError) as exc:
+    folder = tmp_path / "takes.wav"
+    folder.mkdir()
+    odd = tmp_path / "take\n2.wav"
+    odd.write_text("not audio")
+    for p, why in ((tmp_path / "missing.wav", "no such file"), (empty, "empty file"),
+                   (text, "cannot decode audio"), (folder, "not a regular file"),
+                   (odd, "cannot decode audio")):
+        with pytest.raises(AudioLoadError, match=why) as exc:
             FileSource(p)
-        assert p.name in str(exc.value) and len(str(exc.value).splitlines()) == 1
+        assert len(str(exc.value).splitlines()) == 1
+        assert p.name.replace("\n", "\\n") in str(exc.value)
 
 
 # --- stdin source ----------------------------------------------------------------------

@@ -7,8 +7,12 @@ once, here, so nothing downstream ever sees another rate or channel count.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # soundfile loads libsndfile: imported when a file is opened
+    import soundfile
 
 SAMPLE_RATE = 16_000
 
@@ -39,20 +43,41 @@ def _error(path: Path, why: str) -> AudioLoadError:
     return AudioLoadError(f"{name}: {why}")
 
 
-def load_audio(path: str | Path) -> np.ndarray:
-    """Read `path` as 16 kHz mono float32, or raise AudioLoadError naming the file and why."""
+def decode_error(path: str | Path, exc: BaseException,
+                 what: str = "cannot decode audio") -> AudioLoadError:
+    """libsndfile's complaint about `path` as a one-line AudioLoadError."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return _error(Path(path), f"{what} ({reason})")
+
+
+def open_sound_file(path: str | Path) -> soundfile.SoundFile:
+    """Open `path` for decoding, or raise AudioLoadError naming the file and why.
+
+    The one set of checks for whole-file loads and block-by-block sources alike.
+    """
     import soundfile as sf
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise _error(p, "no such file")
+    if not p.is_file():  # a folder, a device such as /dev/null, a pipe
+        raise _error(p, "not a regular file")
     if p.stat().st_size == 0:
         raise _error(p, "empty file (0 bytes)")
     try:
-        data, rate = sf.read(str(p), dtype="float32", always_2d=True)
+        return sf.SoundFile(str(p))
     except Exception as exc:  # libsndfile raises several types; all mean "not decodable"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise _error(p, f"cannot decode audio ({reason})") from None
+        raise decode_error(p, exc) from None
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read `path` as 16 kHz mono float32, or raise AudioLoadError naming the file and why."""
+    p = Path(path)
+    with open_sound_file(p) as f:
+        try:
+            data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+        except Exception as exc:
+            raise decode_error(p, exc) from None
     if data.shape[0] == 0:
         raise _error(p, "no audio frames")
     if not np.isfinite(data).all():

@@ -16,7 +16,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from .io import SAMPLE_RATE, AudioLoadError
+from .io import SAMPLE_RATE, decode_error, open_sound_file
 from .ringbuffer import RingBuffer
 
 
@@ -62,18 +62,8 @@ class FileSource:
     def __init__(self, path: str | Path, realtime: bool = False, split: bool = False,
                  block_s: float = 0.02, name: str | None = None,
                  names: Sequence[str] | None = None) -> None:
-        import soundfile as sf
-
         self.path = Path(path)
-        if not self.path.is_file():
-            raise AudioLoadError(f"{self.path}: no such file")
-        if self.path.stat().st_size == 0:
-            raise AudioLoadError(f"{self.path}: empty file (0 bytes)")
-        try:
-            self._file = sf.SoundFile(str(self.path))
-        except Exception as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise AudioLoadError(f"{self.path}: cannot decode audio ({reason})") from None
+        self._file = open_sound_file(self.path)
         self.rate, self.channels = self._file.samplerate, self._file.channels
         self.realtime = realtime
         self.block = max(1, int(block_s * self.rate)) if realtime else self.rate  # 1 s when fast
@@ -99,7 +89,7 @@ class FileSource:
         try:
             data = self._file.read(want, dtype="float32", always_2d=True)
         except Exception as exc:
-            raise AudioLoadError(f"{self.path}: decoding failed mid-file ({exc})") from None
+            raise decode_error(self.path, exc, "decoding failed mid-file") from None
         self._sent += len(data)
         last = len(data) < want
         out = self._convert(data, last=last)
