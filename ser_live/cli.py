@@ -12,6 +12,27 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+def prepare_output(path: str | Path, flag: str, folder: bool = False) -> Path:
+    """Create an output folder (`folder`) or an output file's folder before any work.
+
+    A path that cannot be written then fails in a second with a one-line error naming the
+    option, instead of after minutes of evaluation or analysis whose results it would lose.
+    """
+    p = Path(path)
+    where = p if folder else p.parent
+    existing = next((d for d in (where, *where.parents) if d.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise CliError(f"{flag} {path}: {existing} is a file, not a folder")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"{flag} {path}: cannot create the folder {where} "
+                       f"({exc.strerror or type(exc).__name__})") from None
+    if not folder and p.is_dir():
+        raise CliError(f"{flag} {path}: is a folder; expected a file name")
+    return p
+
+
 def _command_line() -> str:
     """This invocation as a user would type it, for reports that say how to reproduce them."""
     import shlex
@@ -28,13 +49,16 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
     if getattr(args, "manifest", None):
         records += read_manifest(args.manifest, args.root)
     for folder in getattr(args, "data", None) or []:
-        from .train.layouts import scan_corpus
+        from .train.layouts import LAYOUTS, scan_corpus
 
         if not Path(folder).is_dir():
             raise CliError(f"{folder}: corpus folder not found")
         found, warnings = scan_corpus(Path(folder))
         for w in warnings:
             print(f"skipped: {w}", file=sys.stderr)
+        if not found:
+            raise CliError(f"--data {folder}: no audio files named as in a known corpus layout "
+                           f"({', '.join(LAYOUTS)}; see README, Your own corpora)")
         records += found
     if not records:
         raise CliError("no clips: give --manifest FILE or --data DIR")
@@ -61,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.data import default_cache_dir
     from .train.loop import TrainConfig, train
 
-    cfg = TrainConfig(out_dir=Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
+    cfg = TrainConfig(out_dir=prepare_output(args.out, "--out", folder=True), epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, split_seed=args.split_seed, workers=args.workers,
                       threads=args.threads, device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
@@ -80,7 +104,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .train.export import export
 
-    export(Path(args.checkpoint), Path(args.out), onnx=args.onnx, command=_command_line())
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_file():  # said before the output folder is made
+        raise CliError(f"{checkpoint}: no such checkpoint")
+    export(checkpoint, prepare_output(args.out, "--out", folder=True), onnx=args.onnx,
+           command=_command_line())
     return 0
 
 
@@ -96,7 +124,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = validation_records(_records(args, split="train"), Path(args.model))
     else:
         records = _records(args, split=args.split or None)
-    evaluate(records, Path(args.model), classes, Path(args.out),
+    evaluate(records, Path(args.model), classes, prepare_output(args.out, "--out"),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line(), precision=args.precision)
     return 0  # no clips to score is a DataError, reported as a one-line error
@@ -112,7 +140,8 @@ def cmd_model_card(args: argparse.Namespace) -> int:
 def cmd_corpus_report(args: argparse.Namespace) -> int:
     from .train.corpus_report import corpus_report
 
-    for p in corpus_report(_records(args, split=None), Path(args.out)):
+    out = prepare_output(args.out, "--out", folder=True)
+    for p in corpus_report(_records(args, split=None), out):
         print(p)
     return 0
 
@@ -199,12 +228,13 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .sinks.jsonl import JsonlSink, TextSink
 
+    out_path = prepare_output(args.out, "--out") if args.out else None  # before a device opens
     sources = _open_sources(args)
     engine = Engine(sources, _classifier(args), _engine_config(args))
     from .ui.app import display_available
 
     ui = not args.headless and display_available()
-    out = open(args.out, "w", encoding="utf-8") if args.out else (None if ui else sys.stdout)
+    out = open(out_path, "w", encoding="utf-8") if out_path else (None if ui else sys.stdout)
     sink = None
     if out is not None:  # output that cannot be written stops the monitor: it is the point of it
         sink = (JsonlSink if args.format == "jsonl" else TextSink)(out, on_error=lambda _: engine.stop())
@@ -243,9 +273,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     files = expand_inputs(args.files)
     if not files:
         raise CliError("no audio files found in " + ", ".join(args.files))
+    if args.plot:
+        prepare_output(args.plot, "--plot", folder=True)
     clf = _classifier(args)
     cfg = _engine_config(args)
-    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    out = open(prepare_output(args.out, "--out"), "w", encoding="utf-8", newline="") if args.out else sys.stdout
     writer = None
     everything: list[dict] = []
     failed = 0

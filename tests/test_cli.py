@@ -152,3 +152,47 @@ def test_out_of_range_values_are_refused_before_anything_runs(cli, argv: list[st
     assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
     assert f"error: argument {argv[-2]}: expected " in r.stderr and f"got '{argv[-1]}'" in r.stderr, str(r)
     assert r.seconds < 10, str(r)
+
+
+@pytest.mark.parametrize("argv", [
+    ["analyze", "call.wav", "--plot", "taken/plots"],
+    ["analyze", "call.wav", "--out", "taken/events.csv"],
+    ["monitor", "--input", "call.wav", "--headless", "--out", "taken/events.jsonl"],
+    ["evaluate", "--manifest", "m.csv", "--out", "taken/report.json"],
+    ["train", "--manifest", "m.csv", "--out", "taken/run"],
+    ["corpus-report", "--manifest", "m.csv", "--out", "taken"],
+    ["dashboard", "--replay", "call.wav", "--screenshot", "taken/dash.png"],
+])
+def test_unwritable_output_fails_before_the_work(cli, tmp_path: Path, argv: list[str]) -> None:
+    """An output path under a regular file is one line naming the option, said before any
+    audio is classified or read, so no work is done whose results would then be lost."""
+    synth.write_manifest(tmp_path / "m.csv", [
+        {"path": "a.wav", "corpus": "c", "speaker": "s", "emotion": "angry", "split": "train"},
+        {"path": "b.wav", "corpus": "c", "speaker": "t", "emotion": "sad", "split": "test"}])
+    (tmp_path / "taken").write_text("a file where a folder was meant\n")
+    (tmp_path / "call.wav").write_text("never opened: the output is checked first\n")
+    r = cli(*argv)
+    flag = argv[-2]
+    assert_one_line_error(r, f"{flag} {argv[-1]}: taken is a file, not a folder")
+    assert r.seconds < 15, str(r)
+
+
+def test_output_that_is_a_folder(cli, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    r = cli("analyze", "call.wav", "--out", "reports")
+    assert_one_line_error(r, "--out reports: is a folder; expected a file name")
+
+
+def test_corpus_folder_without_corpus_files(cli, tmp_path: Path) -> None:
+    """A folder whose files match no corpus layout is named as the problem (not "give --data"),
+    after one line per skipped file."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "call-0001.wav").write_bytes(b"")
+    r = cli("train", "--data", "mine", "--out", "run")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
+    assert r.stderr.splitlines() == [
+        "skipped: mine/call-0001.wav: file name matches no known corpus layout "
+        "(ravdess, cremad, tess, savee, emodb)",
+        "ser-live train: error: --data mine: no audio files named as in a known corpus layout "
+        "(ravdess, cremad, tess, savee, emodb; see README, Your own corpora)"], str(r)
+    assert not (tmp_path / "run").exists()

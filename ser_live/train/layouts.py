@@ -160,7 +160,8 @@ def parse_name(path: Path, corpus: str | None = None) -> ClipRecord | None:
 
 
 def scan_corpus(root: Path, corpus: str | None = None) -> tuple[list[ClipRecord], list[str]]:
-    """All usable clips under `root` (recursively) and one warning line per skipped audio file.
+    """All usable clips under `root` (recursively) and, per skipped audio file, one line
+    saying which and why.
 
     `corpus=None` detects the layout per file, so a folder holding several corpora works.
     Hidden files and `__MACOSX` folders (zip debris, not audio) are ignored silently. A second
@@ -183,11 +184,11 @@ def scan_corpus(root: Path, corpus: str | None = None) -> tuple[list[ClipRecord]
         try:
             record = _parse(path, layouts)
         except _Unusable as exc:
-            warnings.append(f"{path}: {exc}; skipped")
+            warnings.append(f"{path}: {exc}")
             continue
         key = (record.corpus, record.speaker, path.stem.lower())
         if key in seen:
-            warnings.append(f"{path}: same clip as {seen[key]}; skipped")
+            warnings.append(f"{path}: same clip as {seen[key]}")
             continue
         seen[key] = path
         records.append(record)

@@ -269,8 +269,10 @@ def render_screenshot(model, out: str | Path, overlay: bool = False, source_name
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from ..cli import CliError, _classifier, _engine_config, _open_sources
+    from ..cli import CliError, _classifier, _engine_config, _open_sources, prepare_output
 
+    if args.screenshot:
+        prepare_output(args.screenshot, "--screenshot")
     if not display_available():
         if not args.screenshot:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
