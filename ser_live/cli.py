@@ -118,12 +118,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     # the baseline learns from every training corpus, as the model did
     baseline_train = _records(args, split="train", all_corpora=True) if args.baseline else ()
-    if args.split == "val":
+    # corpora in their native layouts carry no split: all their clips count as `train`
+    split = args.split if args.split is not None else ("test" if args.manifest else "")
+    if split == "val":
         from .train.evaluate import validation_records
 
         records = validation_records(_records(args, split="train"), Path(args.model))
     else:
-        records = _records(args, split=args.split or None)
+        records = _records(args, split=split or None)
     evaluate(records, Path(args.model), classes, prepare_output(args.out, "--out"),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line(), precision=args.precision)
@@ -494,8 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on labelled clips (UA, WA, macro-F1, confusion)")
     _add_data_args(p)
-    p.add_argument("--split", default="test",
-                   help="manifest split to score ('' for all; 'val': the model's validation speakers)")
+    p.add_argument("--split", default=None,
+                   help="split to score (default: test with --manifest; every clip of --data folders "
+                        "alone, which have no test split; '' for all; 'val': the model's validation speakers)")
     p.add_argument("--classes", help="restrict clips and argmax to these labels, comma-separated")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
     p.add_argument("--out", default="report.json", help="report JSON (confusion PNG beside it)")

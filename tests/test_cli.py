@@ -196,3 +196,19 @@ def test_corpus_folder_without_corpus_files(cli, tmp_path: Path) -> None:
         "ser-live train: error: --data mine: no audio files named as in a known corpus layout "
         "(ravdess, cremad, tess, savee, emodb; see README, Your own corpora)"], str(r)
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_a_native_corpus_scores_all_its_clips(cli, tmp_path: Path, speech) -> None:
+    """A user's own SAVEE folder has no test split: `evaluate --data` scores every clip of it
+    with the shipped model, restricted to SAVEE's seven emotions; asking for the test split of
+    it says which splits there are."""
+    for code in ("a", "d", "f", "h", "n", "sa", "su"):
+        synth.write_wav(tmp_path / "SAVEE" / "ALL" / f"JK_{code}01.wav", speech)
+    classes = "angry,disgust,fearful,happy,neutral,sad,surprised"
+    r = cli("evaluate", "--data", "SAVEE", "--classes", classes, "--out", "savee.json")
+    assert r.returncode == 0, str(r)
+    rep = json.loads((tmp_path / "savee.json").read_text())
+    assert rep["n"] == 7 and rep["corpora"] == ["savee"] and rep["labels"] == classes.split(",")
+    assert sum(map(sum, rep["confusion"])) == 7
+    r = cli("evaluate", "--data", "SAVEE", "--split", "test", "--out", "none.json")
+    assert_one_line_error(r, "no clips with split test", "splits train")
