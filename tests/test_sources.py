@@ -167,6 +167,54 @@ def test_stdin_source_stereo_split_from_a_python_pipe(tmp_path: Path) -> None:
     similar(ch1, soxr.resample(right, rate, SR))
 
 
+def _wav_bytes(audio: np.ndarray, rate: int, subtype: str = "PCM_16") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
+def test_stdin_source_skips_a_wav_header(scene: Scene, tmp_path: Path) -> None:
+    """`sox call.wav -t wav - | ser-live monitor --input -`: the header is read past, not
+    played: the samples are those of the raw PCM pipe, exactly. An odd-sized chunk before the
+    data (other writers add LIST chunks) is skipped with its padding byte."""
+    wav = subprocess.run(["sox", str(scene.path), "-t", "wav", "-b", "16", "-"],
+                         capture_output=True, check=True).stdout
+    raw = subprocess.run(["sox", str(scene.path), "-t", "s16", "-"], capture_output=True, check=True).stdout
+    at = wav.index(b"data")
+    wav = wav[:at] + b"LIST" + (5).to_bytes(4, "little") + b"agent\0" + wav[at:]
+    got = []
+    for data in (wav, raw):
+        (tmp_path / "in").write_bytes(data)
+        with open(tmp_path / "in", "rb") as f:
+            src = StdinSource(stream=f)
+            src.start()
+            (audio,), _ = drain(src)
+        got.append(audio)
+    np.testing.assert_array_equal(got[0], got[1])
+
+
+@pytest.mark.parametrize("rate, channels, subtype, needle", [
+    (44100, 2, "PCM_16", "at 44100 Hz with 2 channel(s), not 16000 Hz with 1: run with --rate 44100 --channels 2"),
+    (16000, 1, "FLOAT", "a WAV stream of 32-bit float samples; --input - reads 16-bit PCM"),
+    (16000, 1, "PCM_24", "a WAV stream of 24-bit PCM samples"),
+])
+def test_stdin_source_refuses_a_wav_stream_it_would_misread(tmp_path: Path, rate: int, channels: int,
+                                                           subtype: str, needle: str) -> None:
+    from ser_live.audio.sources import SourceError
+
+    audio = np.zeros((rate // 2, channels), np.float32) + 0.1
+    (tmp_path / "in").write_bytes(_wav_bytes(audio, rate, subtype))
+    with open(tmp_path / "in", "rb") as f:
+        src = StdinSource(stream=f)
+        src.start()
+        with pytest.raises(SourceError, match="^stdin: ") as exc:
+            drain(src)
+    assert needle in str(exc.value) and len(str(exc.value).splitlines()) == 1
+
+
 # --- engine ----------------------------------------------------------------------------
 
 def run_engine(sources, classifier, cfg: EngineConfig = EngineConfig()) -> list:

@@ -8,6 +8,7 @@ callback only copies into a preallocated ring buffer.
 """
 from __future__ import annotations
 
+import struct
 import sys
 import threading
 import time
@@ -103,7 +104,12 @@ class FileSource:
 
 
 class StdinSource:
-    """Raw little-endian 16-bit PCM on a pipe (telephony bridges, `ffmpeg -f s16le -`)."""
+    """Raw little-endian 16-bit PCM on a pipe (telephony bridges, `ffmpeg -f s16le -`).
+
+    A WAV file piped in (`cat call.wav |`, `sox ... -t wav -`) starts with a RIFF header: it is
+    skipped when it describes the stream the options say (16-bit PCM, `rate`, `channels`) and
+    refused in one line naming the options that fit it otherwise, never played as audio.
+    """
 
     def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1, split: bool = False,
                  stream: BinaryIO | None = None, name: str = "stdin",
@@ -117,11 +123,56 @@ class StdinSource:
         self.error: str | None = None
         self._done = threading.Event()
         self._flushed = False
+        self._fatal: SourceError | None = None
         self._thread = threading.Thread(target=self._pump, name="stdin-reader", daemon=True)
 
+    def _read_exact(self, n: int) -> bytes:
+        """`n` bytes, fewer only at the end of the stream (a pipe may deliver them in pieces)."""
+        parts, got = [], 0
+        while got < n and (part := self._in.read(n - got)):
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+    def _skip_wav_header(self) -> bytes:
+        """Read past a WAV header if the stream has one; returns bytes read ahead that are audio."""
+        head = self._read_exact(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return head
+        fmt = b""
+        while (chunk := self._read_exact(8))[:4] != b"data":
+            if len(chunk) < 8:
+                raise SourceError("stdin: the WAV header ends before its data")
+            size = int.from_bytes(chunk[4:], "little")
+            body = self._read_exact(size + (size & 1))  # chunks are padded to even sizes
+            if chunk[:4] == b"fmt ":
+                fmt = body
+        if len(fmt) < 16:
+            raise SourceError("stdin: a WAV stream without a format chunk")
+        tag, channels, rate = struct.unpack_from("<HHI", fmt)
+        bits = struct.unpack_from("<H", fmt, 14)[0]
+        if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's tag
+            tag = struct.unpack_from("<H", fmt, 24)[0]
+        if (tag, bits) != (1, 16):
+            kind = f"{bits}-bit {'float' if tag == 3 else 'PCM' if tag == 1 else f'format {tag}'}"
+            raise SourceError(f"stdin: a WAV stream of {kind} samples; --input - reads 16-bit PCM "
+                              f"(give the file as --input FILE, or convert: ffmpeg ... -f s16le -)")
+        if (rate, channels) != (self.rate, self.channels):
+            raise SourceError(f"stdin: a WAV stream at {rate} Hz with {channels} channel(s), not "
+                              f"{self.rate} Hz with {self.channels}: run with --rate {rate} "
+                              f"--channels {channels}")
+        return b""
+
     def _pump(self) -> None:
+        try:
+            self._copy(self._skip_wav_header())
+        except SourceError as exc:  # said by read(), on the engine's thread
+            self._fatal = exc
+        finally:
+            self._done.set()  # after `_fatal`: a reader that sees the end sees the error too
+
+    def _copy(self, rest: bytes) -> None:
         frame_bytes = 2 * self.channels
-        rest = b""
         while True:
             chunk = self._in.read1(frame_bytes * 1600) if hasattr(self._in, "read1") else \
                 self._in.read(frame_bytes * 1600)
@@ -133,7 +184,6 @@ class StdinSource:
             pcm = np.frombuffer(chunk[:usable], dtype="<i2").reshape(-1, self.channels)
             while not self.ring.write(pcm.astype(np.float32) / 32768.0):
                 time.sleep(0.005)  # a pipe can wait; nothing is dropped
-        self._done.set()
 
     def start(self) -> None:
         self._thread.start()
@@ -142,6 +192,8 @@ class StdinSource:
         if self._flushed:
             return None
         finished = self._done.is_set()  # before the read: then the ring holds everything
+        if self._fatal is not None:
+            raise self._fatal
         data = self.ring.read()
         if finished:  # the last call: flush the resampler's tail too
             self._flushed = True
