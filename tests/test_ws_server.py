@@ -392,6 +392,21 @@ def test_hub_carries_streams_of_several_publishers(server):
             p.close()
 
 
+@pytest.mark.parametrize("hub", [False, True])
+def test_websocket_client_at_the_page_is_told_where_the_feed_is(server, hub):
+    """A client pointed at ws://HOST:PORT/ (the page's address) gets a 404 naming /ws, not an
+    unexplained "HTTP 200"; plain HTTP there still gets the page."""
+    b = server(hub=hub)
+    for path in ("/", "/app.js", "/events"):
+        with pytest.raises(InvalidStatus) as err:
+            connect(f"ws://127.0.0.1:{b.port}{path}")
+        assert err.value.response.status_code == 404
+        body = err.value.response.body.decode()
+        assert f"no websocket at {path}: the event feed is /ws" in body
+        assert ("/publish" in body) == hub
+    assert urllib.request.urlopen(b.url, timeout=5).status == 200
+
+
 def test_publish_endpoint_only_on_a_hub(server):
     b = server()
     with pytest.raises(InvalidStatus) as err:

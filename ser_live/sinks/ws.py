@@ -347,6 +347,11 @@ class Broadcaster:
                 self.stats["rejected"] += 1
                 return connection.respond(403, f"Origin {origin} not allowed (see --allow-origin)\n")
             return None
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            # a websocket client pointed at the page (ws://HOST:PORT/) would otherwise be
+            # told "HTTP 200", which explains nothing
+            return connection.respond(404, f"no websocket at {path}: the event feed is /ws"
+                                           f"{' (monitors publish to /publish)' if self.cfg.hub else ''}\n")
         if path == "/healthz":
             body = to_json({"ok": True, "schema_version": SCHEMA_VERSION, "clients": len(self._clients),
                           "streams": sorted(self.streams), "publishers": len(self._publishers),
