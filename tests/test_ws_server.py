@@ -530,6 +530,35 @@ def test_cli_glue(monkeypatch, classifier):  # noqa: F811
     assert serve.func is ws_cli.cmd_serve and serve.allow_origin == ["*"]
 
 
+def test_serve_prints_addresses_that_answer():
+    """`ser-live serve` says where the page, the viewers' websocket and the publishers' endpoint
+    are, with the port it bound; each of the three answers as said."""
+    import re
+    import subprocess
+
+    from conftest import SER_LIVE
+
+    proc = subprocess.Popen([str(SER_LIVE), "serve", "--listen", "127.0.0.1:0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        m = re.fullmatch(r"ser-live serve: supervisor page at (http://\S+/) \(websocket (ws://\S+/ws)\); "
+                         r"monitors publish to (ws://\S+/publish)\n", line)
+        assert m, line
+        page, feed, publish = m.groups()
+        assert ":0/" not in page and b"app.js" in urllib.request.urlopen(page, timeout=5).read()
+        with connect(feed) as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        with connect(publish) as ws:  # no token on loopback: the hub takes the publisher
+            ws.send(json.dumps({"type": "announce", "streams": ["desk-1"]}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "announced"
+            with connect(feed) as viewer:
+                assert [s["id"] for s in hello(viewer)["streams"]] == ["desk-1"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 class _FakeEngine:
     def __init__(self, clf) -> None:
         self.classifier, self.labels, self.streams, self.bus = clf, list(clf.labels), ["mic"], EventBus()

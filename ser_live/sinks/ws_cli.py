@@ -83,8 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         b = Broadcaster(cfg).start()
     except OSError as exc:
         raise CliError(f"--listen {args.listen}: cannot listen ({exc.strerror or exc})") from None
-    print(f"ser-live serve: supervisor page at {b.url}; monitors publish to "
-          f"{b.ws_url.rsplit('/', 1)[0]}/publish", file=sys.stderr, flush=True)
+    print(f"ser-live serve: supervisor page at {b.url} (websocket {b.ws_url}); monitors publish "
+          f"to {b.ws_url.rsplit('/', 1)[0]}/publish", file=sys.stderr, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
