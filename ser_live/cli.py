@@ -85,7 +85,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.data import default_cache_dir
     from .train.loop import TrainConfig, train
 
-    cfg = TrainConfig(out_dir=prepare_output(args.out, "--out", folder=True), epochs=args.epochs, batch_size=args.batch_size,
+    out = prepare_output(args.out, "--out", folder=True)
+    cfg = TrainConfig(out_dir=out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, split_seed=args.split_seed, workers=args.workers,
                       threads=args.threads, device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
@@ -142,8 +143,8 @@ def cmd_model_card(args: argparse.Namespace) -> int:
 def cmd_corpus_report(args: argparse.Namespace) -> int:
     from .train.corpus_report import corpus_report
 
-    out = prepare_output(args.out, "--out", folder=True)
-    for p in corpus_report(_records(args, split=None), out):
+    records = _records(args, split=None)
+    for p in corpus_report(records, prepare_output(args.out, "--out", folder=True)):
         print(p)
     return 0
 
