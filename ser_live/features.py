@@ -1,4 +1,4 @@
-"""The one feature path: waveform windows -> normalised log-mel, as a torch module.
+"""The one feature path: waveform windows -> normalised log-mel (or PCEN), as a torch module.
 
 The same module runs in the training loop, in offline evaluation and inside the exported
 TorchScript model, so a deployed model cannot drift from what it was trained on.
@@ -33,7 +33,7 @@ PCEN_TIME_S = 0.4
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Log-mel parameters; stored in the model metadata so a model describes its own input."""
+    """Front-end parameters; stored in the model metadata so a model describes its own input."""
 
     sample_rate: int = SAMPLE_RATE
     n_fft: int = 400

@@ -135,7 +135,12 @@ class StdinSource:
         return b"".join(parts)
 
     def _skip_wav_header(self) -> bytes:
-        """Read past a WAV header if the stream has one; returns bytes read ahead that are audio."""
+        """Read past a WAV header if the stream has one; returns bytes read ahead that are audio.
+
+        Parsed here rather than by the standard library's `wave`, which (before Python 3.12)
+        refuses WAVE_FORMAT_EXTENSIBLE, the header sox writes for 16-bit PCM of 3+ channels,
+        and cannot name the options a refused stream would need.
+        """
         head = self._read_exact(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
             return head
