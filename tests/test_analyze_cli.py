@@ -26,7 +26,7 @@ GOOD = {  # name: (rate, channels, soundfile format, subtype)
     "e_44k.mp3": (44100, 1, "MP3", "MPEG_LAYER_III"),
     "f_48k.opus": (48000, 1, "OGG", "OPUS"),
 }
-BAD = ("empty.wav", "truncated.flac", "notes.wav")
+BAD = ("empty.wav", "truncated.flac", "notes.wav", "nan_float.wav")
 
 
 def write_as(path: Path, audio16k: np.ndarray, rate: int, channels: int, fmt: str, subtype: str) -> Path:
@@ -46,6 +46,9 @@ def mixed_dir(scene: Scene, tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "empty.wav").write_bytes(b"")
     data = (d / "c_48k.flac").read_bytes()
     (d / "truncated.flac").write_bytes(data[:len(data) // 2])   # cut mid-stream
+    broken = scene.audio.copy()
+    broken[3 * SR:3 * SR + 40] = np.nan   # a float file can hold NaN: refused, not turned into events
+    sf.write(str(d / "nan_float.wav"), broken, SR, subtype="FLOAT")
     (d / "notes.wav").write_text("these are meeting notes, not audio\n" * 50)
     (d / "README.txt").write_text("not an audio extension: ignored, not an error\n")
     return d

@@ -129,6 +129,24 @@ def test_file_source_errors_name_the_file(tmp_path: Path) -> None:
         assert p.name.replace("\n", "\\n") in str(exc.value)
 
 
+def test_file_source_refuses_nan_or_infinite_samples(tmp_path: Path) -> None:
+    """A float file with NaN or infinite samples mid-way: the block that holds them raises a
+    one-line AudioLoadError naming the file and when, instead of passing NaN on to the model."""
+    x = tone(200, 3.0, 22050)
+    for bad in (np.nan, np.inf):
+        y = x.copy()
+        y[int(2.5 * 22050)] = bad
+        path = tmp_path / f"{bad}.wav"
+        sf.write(str(path), y, 22050, subtype="FLOAT")
+        src = FileSource(path)
+        src.start()
+        got = src.read()[0]                              # the first second is fine
+        assert len(got) > 0.9 * SR and np.isfinite(got).all()
+        with pytest.raises(AudioLoadError, match=r"NaN or infinite samples \(the first at 2.50 s\)") as exc:
+            drain(src)
+        assert str(exc.value).startswith(str(path)) and len(str(exc.value).splitlines()) == 1
+
+
 # --- stdin source ----------------------------------------------------------------------
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")

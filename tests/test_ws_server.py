@@ -392,6 +392,24 @@ def test_hub_carries_streams_of_several_publishers(server):
             p.close()
 
 
+def test_hub_relays_no_nan_from_a_publisher(server):
+    """Python's json reads NaN, browsers' JSON.parse does not: a publisher's event with a NaN in
+    it is refused (4400), not relayed to the supervisor pages, whose parse would fail on it."""
+    hub = server(streams=(), hub=True)
+    with connect(hub.ws_url) as viewer:
+        hello(viewer)
+        with connect(f"ws://127.0.0.1:{hub.port}/publish") as pub:
+            pub.send(json.dumps({"type": "announce", "streams": ["r"]}))
+            assert json.loads(pub.recv(timeout=5))["type"] == "announced"
+            bad = event("r", 0.0).to_dict()
+            bad["confidence"] = float("nan")
+            pub.send(json.dumps(bad))
+            got_code, reason, _ = close_code(pub)
+            assert got_code == 4400 and "NaN" in reason
+        msgs = recv_until(viewer, lambda m: m["type"] == "streams" and not m["streams"])
+        assert not [m for m in msgs if m["type"] == "event"], msgs
+
+
 @pytest.mark.parametrize("hub", [False, True])
 def test_websocket_client_at_the_page_is_told_where_the_feed_is(server, hub):
     """A client pointed at ws://HOST:PORT/ (the page's address) gets a 404 naming /ws, not an

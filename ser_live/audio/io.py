@@ -50,6 +50,19 @@ def decode_error(path: str | Path, exc: BaseException,
     return _error(Path(path), f"{what} ({reason})")
 
 
+def check_finite(path: str | Path, data: np.ndarray, rate: int, offset: int = 0) -> None:
+    """Raise AudioLoadError naming `path` and the time of its first NaN or infinite sample.
+
+    Float WAV/FLAC can hold them; one would turn a whole window's probabilities into NaN, which
+    is not even valid JSON for the event feed. `offset` is the frame index `data` starts at.
+    """
+    finite = np.isfinite(data)
+    if not finite.all():
+        first = int(np.flatnonzero(~finite.reshape(len(data), -1).all(axis=1))[0])
+        raise _error(Path(path), "audio contains NaN or infinite samples "
+                                 f"(the first at {(offset + first) / rate:.2f} s)")
+
+
 def open_sound_file(path: str | Path) -> soundfile.SoundFile:
     """Open `path` for decoding, or raise AudioLoadError naming the file and why.
 
@@ -80,6 +93,5 @@ def load_audio(path: str | Path) -> np.ndarray:
             raise decode_error(p, exc) from None
     if data.shape[0] == 0:
         raise _error(p, "no audio frames")
-    if not np.isfinite(data).all():
-        raise _error(p, "audio contains NaN or infinite samples")
+    check_finite(p, data, rate)
     return to_internal(data, rate)

@@ -17,7 +17,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
-from .io import SAMPLE_RATE, decode_error, open_sound_file
+from .io import SAMPLE_RATE, check_finite, decode_error, open_sound_file
 from .ringbuffer import RingBuffer
 
 
@@ -91,6 +91,7 @@ class FileSource:
             data = self._file.read(want, dtype="float32", always_2d=True)
         except Exception as exc:
             raise decode_error(self.path, exc, "decoding failed mid-file") from None
+        check_finite(self.path, data, self.rate, self._sent)
         self._sent += len(data)
         last = len(data) < want
         out = self._convert(data, last=last)

@@ -75,6 +75,10 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def connect_error(exc: BaseException) -> str:
     """One line on a client's failed connection attempt (a banner, a log line). An untrusted
     TLS certificate names its fix, since retrying alone never cures it."""
@@ -415,10 +419,10 @@ class Broadcaster:
     def _parse(self, raw: Any) -> dict:
         if not isinstance(raw, str):
             raise _Close(CLOSE_UNSUPPORTED, "binary frames are not supported; send JSON text")
-        try:
-            msg = json.loads(raw)
+        try:  # strict: Python reads NaN/Infinity, browsers' JSON.parse (which gets the relay) fails
+            msg = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError:
-            raise _Close(CLOSE_BAD_REQUEST, "not JSON") from None
+            raise _Close(CLOSE_BAD_REQUEST, "not JSON (NaN and Infinity are not JSON either)") from None
         if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
             raise _Close(CLOSE_BAD_REQUEST, "a message is a JSON object with a string 'type'")
         return msg
