@@ -5,7 +5,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 
 class CliError(Exception):
@@ -72,12 +72,25 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
     return chosen
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave; those left out (None) take the config class's own default,
+    so that options can be told apart from defaults, and defaults live in one place."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.ema >= 1.0:  # an average that never moves from the first step's weights
         raise CliError(f"--ema: expected a decay below 1, got {args.ema}")
     if args.mixup and args.teacher:
         # the teacher's targets would have to be mixed like the inputs; not done
         raise CliError("--mixup cannot be combined with --teacher")
+    if args.init:
+        refuse_unused(args, ("--unidirectional", "--channels", "--time-strides", "--top-db", "--compression"),
+                      "not used with --init (the checkpoint's architecture and features are kept)")
+    if args.compression == "pcen":
+        refuse_unused(args, ("--top-db",), "not used with --compression pcen (it floors the log-mel)")
+    if not args.teacher:
+        refuse_unused(args, ("--distill",), "weighs the targets of --teacher CHECKPOINT, which is not given")
     records = _records(args, split="train")  # bad input fails here, before torch loads
 
     from .features import FeatureConfig
@@ -92,12 +105,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
-                      teacher=Path(args.teacher) if args.teacher else None, distill=args.distill,
+                      teacher=Path(args.teacher) if args.teacher else None, **_given(distill=args.distill),
                       sampling=args.sampling, ema=args.ema, mixup=args.mixup,
-                      net=NetConfig(bidirectional=not args.unidirectional, channels=args.channels,
-                                    time_strides=args.time_strides,
-                                    features=FeatureConfig(top_db=args.top_db,
-                                                          compression=args.compression)))
+                      net=NetConfig(bidirectional=not args.unidirectional,
+                                    **_given(channels=args.channels, time_strides=args.time_strides),
+                                    features=FeatureConfig(**_given(top_db=args.top_db,
+                                                                    compression=args.compression))))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
@@ -116,7 +129,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .train.evaluate import evaluate
 
-    classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     # the baseline learns from every training corpus, as the model did
     baseline_train = _records(args, split="train", all_corpora=True) if args.baseline else ()
     # corpora in their native layouts carry no split: all their clips count as `train`
@@ -127,7 +139,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = validation_records(_records(args, split="train"), Path(args.model))
     else:
         records = _records(args, split=split or None)
-    evaluate(records, Path(args.model), classes, prepare_output(args.out, "--out"),
+    evaluate(records, Path(args.model), args.classes, prepare_output(args.out, "--out"),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line(), precision=args.precision)
     return 0  # no clips to score is a DataError, reported as a one-line error
@@ -197,18 +209,32 @@ def _engine_config(args: argparse.Namespace):
                         smoothing=args.smooth)
 
 
+def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> None:
+    """Refuse options given that the chosen source would ignore (`--input-device` beside
+    `--input FILE` used to monitor the file, and not the microphone the user named)."""
+    given = [f for f in flags if getattr(args, f[2:].replace("-", "_"), None) not in (None, False)]
+    if given:
+        raise CliError(f"{', '.join(given)}: {why}")
+
+
 def _open_sources(args: argparse.Namespace) -> list:
     """The sources `monitor` reads: --input FILE | - | the input device."""
     names = args.stream_names.split(",") if args.stream_names else None
+    channels = args.channels or 1
     if args.input == "-":
         from .audio.sources import StdinSource
 
-        return [StdinSource(rate=args.rate or 16000, channels=args.channels, split=args.split_channels,
+        refuse_unused(args, ("--input-device", "--realtime"), "not used with --input - (stdin is the "
+                      "source, and it is live already)")
+        return [StdinSource(rate=args.rate or 16000, channels=channels, split=args.split_channels,
                             names=names)]
     if args.input:
         from .audio.sources import FileSource
 
+        refuse_unused(args, ("--input-device", "--rate", "--channels"), "not used with --input FILE "
+                      "(the file is the source, and its header gives its rate and channels)")
         return [FileSource(args.input, realtime=args.realtime, split=args.split_channels, names=names)]
+    refuse_unused(args, ("--realtime",), "paces --input FILE; a device is live already")
     try:
         from .audio.sources import MicSource
         import sounddevice as sd
@@ -221,7 +247,7 @@ def _open_sources(args: argparse.Namespace) -> list:
         except (ValueError, sd.PortAudioError):
             raise CliError(f"no input device found; for the bundled demo call run: "
                            f"ser-live monitor --input {DEMO_AUDIO} --realtime") from None
-    return [MicSource(device, channels=args.channels, split=args.split_channels, rate=args.rate,
+    return [MicSource(device, channels=channels, split=args.split_channels, rate=args.rate,
                       names=names)]
 
 
@@ -363,6 +389,23 @@ def _int_triple(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def _label_set(text: str) -> list[str]:
+    """argparse type for `evaluate --classes`: two or more distinct labels. With one, every
+    clip would be scored right (the argmax among one label); a repeated one added an empty
+    row to the confusion matrix and lowered UA."""
+    labels = [c.strip() for c in text.split(",")]
+    repeated = [c for i, c in enumerate(labels) if c in labels[:i]]
+    if "" in labels:
+        got = f"an empty label in {text!r}"
+    elif repeated:
+        got = f"{repeated[0]!r} twice"
+    elif len(labels) < 2:
+        got = f"only {text!r}"
+    else:
+        return labels
+    raise argparse.ArgumentTypeError(f"expected two or more distinct labels like angry,sad, got {got}")
+
+
 def number(cast: Callable[[str], float], low: float, high: float = math.inf,
            above: bool = False) -> Callable[[str], float]:
     """argparse type: a finite number of type `cast` from `low` (strictly `above` it) up to
@@ -464,8 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--teacher", metavar="CHECKPOINT",
                    help="distil from this finished run (validated on the same speakers: same data and split seed)")
-    p.add_argument("--distill", type=_fraction, default=0.5, metavar="WEIGHT",
-                   help="weight of the teacher's soft targets against the labels (with --teacher)")
+    p.add_argument("--distill", type=_fraction, metavar="WEIGHT",
+                   help="weight of the teacher's soft targets against the labels (with --teacher; "
+                        "default 0.5)")
     p.add_argument("--sampling", default="class", choices=["class", "class-speaker"],
                    help="draw every emotion equally often; class-speaker: also every speaker "
                         "equally often within an emotion")
@@ -476,16 +520,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix each training window's log-mel with another's, labels alike, in "
                         "Beta(ALPHA, ALPHA) proportions, e.g. 0.4 (0: off; not with --teacher)")
     p.add_argument("--unidirectional", action="store_true", help="one-directional LSTM")
-    p.add_argument("--channels", type=_int_triple, default=(16, 32, 64), metavar="A,B,C",
-                   help="channels of the three conv blocks")
-    p.add_argument("--time-strides", type=_int_triple, default=(2, 2, 1), metavar="A,B,C",
-                   help="time strides of the three conv blocks (2,2,2: 80 ms LSTM steps)")
-    p.add_argument("--top-db", type=_positive, default=80.0, metavar="DB",
+    p.add_argument("--channels", type=_int_triple, metavar="A,B,C",
+                   help="channels of the three conv blocks (default 16,32,64)")
+    p.add_argument("--time-strides", type=_int_triple, metavar="A,B,C",
+                   help="time strides of the three conv blocks (default 2,2,1: 40 ms LSTM steps; "
+                        "2,2,2: 80 ms)")
+    p.add_argument("--top-db", type=_positive, metavar="DB",
                    help="floor of the log-mel, in dB below each window's peak: fewer dB hide "
-                        "more of what noise would cover")
-    p.add_argument("--compression", default="log", choices=["log", "pcen"],
-                   help="of the mel power: log (log-mel, floored --top-db below the peak) or pcen "
-                        "(per-channel energy normalisation, which flattens steady background noise)")
+                        "more of what noise would cover (default 80)")
+    p.add_argument("--compression", choices=["log", "pcen"],
+                   help="of the mel power: log (log-mel, floored --top-db below the peak; the "
+                        "default) or pcen (per-channel energy normalisation, which flattens steady "
+                        "background noise)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -500,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None,
                    help="split to score (default: test with --manifest; every clip of --data folders "
                         "alone, which have no test split; '' for all; 'val': the model's validation speakers)")
-    p.add_argument("--classes", help="restrict clips and argmax to these labels, comma-separated")
+    p.add_argument("--classes", type=_label_set, metavar="A,B,...",
+                   help="restrict clips and argmax to these labels, comma-separated")
     p.add_argument("--model", default=str(DEFAULT_MODEL_DIR), help="model folder")
     p.add_argument("--out", default="report.json", help="report JSON (confusion PNG beside it)")
     p.add_argument("--baseline", action="store_true",
@@ -526,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="FILE|-", help="read a file, or raw 16-bit PCM from stdin ('-')")
     p.add_argument("--realtime", action="store_true", help="play --input FILE at real-time pace")
     p.add_argument("--rate", type=_count, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
-    p.add_argument("--channels", type=_count, default=1, help="channels of stdin PCM or the device")
+    p.add_argument("--channels", type=_count, help="channels of stdin PCM or the device (default 1)")
     p.add_argument("--headless", action="store_true",
                    help="no window even when a display is available: messages to stdout or --out")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import synth
@@ -152,6 +153,56 @@ def test_out_of_range_values_are_refused_before_anything_runs(cli, argv: list[st
     assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
     assert f"error: argument {argv[-2]}: expected " in r.stderr and f"got '{argv[-1]}'" in r.stderr, str(r)
     assert r.seconds < 10, str(r)
+
+
+@pytest.mark.parametrize("device", ["9999", "no such microphone"])
+def test_unknown_input_device_points_to_the_list(cli, device: str) -> None:
+    r = cli("monitor", "--headless", "--input-device", device)
+    assert_one_line_error(r, f"input device {device!r}" if not device.isdigit() else f"input device {device}",
+                          "`ser-live devices` lists the inputs")
+
+
+@pytest.mark.parametrize("classes, got", [
+    ("angry", "only 'angry'"),                    # the argmax among one label: always right
+    ("angry,sad,angry", "'angry' twice"),         # an empty confusion row that lowered UA
+    ("angry,,sad", "an empty label in 'angry,,sad'"),
+])
+def test_evaluate_classes_must_be_two_or_more_distinct_labels(cli, classes: str, got: str) -> None:
+    r = cli("evaluate", "--manifest", "m.csv", "--classes", classes)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
+    assert r.stderr.splitlines()[-1] == ("ser-live evaluate: error: argument --classes: expected two "
+                                         f"or more distinct labels like angry,sad, got {got}"), str(r)
+
+
+@pytest.mark.parametrize("argv, flag, why", [
+    (["monitor", "--input", "call.wav", "--input-device", "2"], "--input-device", "not used with --input FILE"),
+    (["monitor", "--input", "call.wav", "--rate", "8000"], "--rate", "not used with --input FILE"),
+    (["monitor", "--input", "call.wav", "--channels", "2"], "--channels", "not used with --input FILE"),
+    (["monitor", "--input", "-", "--input-device", "2"], "--input-device", "not used with --input -"),
+    (["monitor", "--input", "-", "--realtime"], "--realtime", "not used with --input -"),
+    (["monitor", "--realtime"], "--realtime", "paces --input FILE"),
+    (["dashboard", "--replay", "call.wav", "--input-device", "2", "--screenshot", "d.png"],
+     "--input-device", "not used with --replay FILE"),
+    (["dashboard", "--remote", "ws://127.0.0.1:9/", "--replay", "call.wav", "--screenshot", "d.png"],
+     "--replay", "not used with --remote URL"),
+    (["dashboard", "--remote", "ws://127.0.0.1:9/", "--channels", "2", "--screenshot", "d.png"],
+     "--channels", "not used with --remote URL"),
+    (["train", "--manifest", "m.csv", "--init", "r3.pt", "--top-db", "50"], "--top-db", "not used with --init"),
+    (["train", "--manifest", "m.csv", "--init", "r3.pt", "--channels", "8,8,8", "--compression", "pcen"],
+     "--channels, --compression", "not used with --init"),
+    (["train", "--manifest", "m.csv", "--compression", "pcen", "--top-db", "50"], "--top-db",
+     "not used with --compression pcen"),
+    (["train", "--manifest", "m.csv", "--distill", "0.8"], "--distill", "weighs the targets of --teacher"),
+])
+def test_options_that_would_be_ignored_are_refused(cli, tmp_path: Path, argv: list[str], flag: str,
+                                                   why: str) -> None:
+    """A device named beside a file used to be ignored: the file was monitored and the user
+    believed it was the microphone; `train --init r3.pt --top-db 50` fine-tuned at r3's 80 dB.
+    Options the rest of the command line makes moot are one line naming them, before any work."""
+    synth.write_wav(tmp_path / "call.wav", np.zeros(16000, np.float32))
+    r = cli(*argv, "--headless") if argv[0] == "monitor" else cli(*argv)
+    assert_one_line_error(r, f"{flag}: {why}")
+    assert r.seconds < 10 and not (tmp_path / "d.png").exists(), str(r)
 
 
 @pytest.mark.parametrize("argv", [

@@ -49,7 +49,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
                    help="replay FILE (or watch --remote for --seconds), render the window to this "
                         "PNG and exit (no display needed)")
     p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
-    p.add_argument("--channels", type=_count, default=1, help="channels of the device")
+    p.add_argument("--channels", type=_count, help="channels of the device (default 1)")
     p.add_argument("--rate", type=_count, help="sample rate of the device (default: its own)")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
     r = p.add_argument_group("remote mode (a websocket feed instead of the local engine; no model is loaded)")
@@ -63,7 +63,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
                    help="with --screenshot: seconds of the feed to collect first (default 5)")
     add_ui_args(p)
     _add_engine_args(p)
-    p.set_defaults(func=cmd_dashboard, input=None, realtime=True)
+    p.set_defaults(func=cmd_dashboard, input=None, realtime=False)  # for _open_sources: a device
     return p
 
 
@@ -269,7 +269,7 @@ def render_screenshot(model, out: str | Path, overlay: bool = False, source_name
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from ..cli import CliError, _classifier, _engine_config, _open_sources, prepare_output
+    from ..cli import CliError, _classifier, _engine_config, _open_sources, prepare_output, refuse_unused
 
     if args.screenshot:
         prepare_output(args.screenshot, "--screenshot")
@@ -278,12 +278,14 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
                            "or --screenshot OUT.png to render without one")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    device_flags = ("--input-device", "--rate", "--channels")
     if args.remote:
-        if args.replay:
-            raise CliError("--remote and --replay exclude each other")
+        refuse_unused(args, ("--replay", *device_flags), "not used with --remote URL (the feed is the source)")
         from .remote import dashboard_remote
 
         return dashboard_remote(args)
+    if args.replay:
+        refuse_unused(args, device_flags, "not used with --replay FILE (the file is the source)")
     replay = Path(args.replay) if args.replay else None
     if replay is not None and replay.suffix.lower() in MESSAGE_SUFFIXES:
         return _dashboard_from_messages(args, replay)
