@@ -12,13 +12,22 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def prepare_output(path: str | Path, flag: str, folder: bool = False) -> Path:
+def prepare_output(path: str | Path, flag: str, folder: bool = False,
+                   inputs: Sequence[str | Path] = ()) -> Path:
     """Create an output folder (`folder`) or an output file's folder before any work.
 
     A path that cannot be written then fails in a second with a one-line error naming the
     option, instead of after minutes of evaluation or analysis whose results it would lose.
+    An output file that is one of the command's `inputs` is refused: opening it for writing
+    would erase the recording (or manifest) before it was read.
     """
+    import os
+
     p = Path(path)
+    if not folder and p.is_file():
+        for src in inputs:
+            if Path(src).is_file() and os.path.samefile(p, src):
+                raise CliError(f"{flag} {path}: is the input {src}; writing there would erase it")
     where = p if folder else p.parent
     existing = next((d for d in (where, *where.parents) if d.exists()), None)
     if existing is not None and not existing.is_dir():
@@ -139,7 +148,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = validation_records(_records(args, split="train"), Path(args.model))
     else:
         records = _records(args, split=split or None)
-    evaluate(records, Path(args.model), args.classes, prepare_output(args.out, "--out"),
+    inputs = [args.manifest or "", *(Path(args.model) / f for f in ("model.json", "model.pt"))]
+    evaluate(records, Path(args.model), args.classes, prepare_output(args.out, "--out", inputs=inputs),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line(), precision=args.precision)
     return 0  # no clips to score is a DataError, reported as a one-line error
@@ -257,13 +267,15 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .sinks.jsonl import JsonlSink, TextSink
 
-    out_path = prepare_output(args.out, "--out") if args.out else None  # before a device opens
+    out_path = (prepare_output(args.out, "--out", inputs=[args.input or ""])  # before a device opens
+                if args.out else None)
     sources = _open_sources(args)
     engine = Engine(sources, _classifier(args), _engine_config(args))
     from .ui.app import display_available
 
     ui = not args.headless and display_available()
-    out = open(out_path, "w", encoding="utf-8") if out_path else (None if ui else sys.stdout)
+    # appended to: a monitor restarted with the same --out keeps the sessions before
+    out = open(out_path, "a", encoding="utf-8") if out_path else (None if ui else sys.stdout)
     sink = None
     if out is not None:  # output that cannot be written stops the monitor: it is the point of it
         sink = (JsonlSink if args.format == "jsonl" else TextSink)(out, on_error=lambda _: engine.stop())
@@ -306,7 +318,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         prepare_output(args.plot, "--plot", folder=True)
     clf = _classifier(args)
     cfg = _engine_config(args)
-    out = open(prepare_output(args.out, "--out"), "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    out = (open(prepare_output(args.out, "--out", inputs=files), "w", encoding="utf-8", newline="")
+           if args.out else sys.stdout)
     writer = None
     everything: list[dict] = []
     failed = 0
@@ -578,7 +591,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no window even when a display is available: messages to stdout or --out")
     p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
     p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
-    p.add_argument("--out", metavar="FILE", help="write messages here instead of stdout")
+    p.add_argument("--out", metavar="FILE",
+                   help="append messages to this file instead of writing them to stdout")
     _add_engine_args(p)
     add_ws_arguments(p)
     add_ui_args(p)

@@ -149,6 +149,22 @@ def test_monitor_file_jsonl(scene: Scene, tiny_model_dir: Path) -> None:
     assert msgs[-1]["type"] == "summary" and msgs[-1]["duration_s"] == pytest.approx(scene.duration, abs=0.05)
 
 
+def test_monitor_out_appends_so_a_restart_keeps_earlier_sessions(scene: Scene, tiny_model_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    """An unattended monitor restarted (by systemd, after a reboot) with the same `--out` used
+    to truncate the day's events; its log now grows, one summary per session."""
+    out = tmp_path / "events.jsonl"
+    sessions = []
+    for _ in range(2):
+        r = run_cli("monitor", "--headless", "--input", scene.path, "--out", out, "--model", tiny_model_dir)
+        assert r.returncode == 0 and r.stdout == "", r
+        sessions.append(out.read_bytes())
+    first, both = sessions
+    assert both.startswith(first) and len(both) > len(first)
+    msgs = [json.loads(ln) for ln in both.decode().splitlines()]
+    assert [m["type"] for m in msgs].count("summary") == 2 and msgs[-1]["type"] == "summary"
+
+
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 def test_monitor_stdin_pcm(scene: Scene, tiny_model_dir: Path) -> None:
     """8 kHz 16-bit PCM, as a telephony bridge would pipe it, on stdin."""

@@ -228,6 +228,27 @@ def test_unwritable_output_fails_before_the_work(cli, tmp_path: Path, argv: list
     assert r.seconds < 15, str(r)
 
 
+@pytest.mark.parametrize("argv", [
+    ["monitor", "--headless", "--input", "call.wav", "--out", "call.wav"],
+    ["analyze", "calls", "--out", "calls/b.wav"],                # a folder's file, by another name
+    ["dashboard", "--replay", "call.wav", "--screenshot", "same.wav"],  # a symbolic link to it
+    ["evaluate", "--manifest", "m.csv", "--out", "m.csv"],
+])
+def test_output_that_is_an_input_is_refused(cli, tmp_path: Path, argv: list[str]) -> None:
+    """`--out` naming the recording itself used to truncate it before it was read: the call
+    was lost and the run "succeeded" on nothing. Now one line, and the input is untouched."""
+    audio = synth.write_wav(tmp_path / "call.wav", np.zeros(16000, np.float32)).read_bytes()
+    (tmp_path / "calls").mkdir()
+    (tmp_path / "calls" / "b.wav").write_bytes(audio)
+    (tmp_path / "same.wav").symlink_to("call.wav")
+    manifest = synth.write_manifest(tmp_path / "m.csv", [
+        {"path": "call.wav", "corpus": "c", "speaker": "s", "emotion": "angry", "split": "test"}]).read_bytes()
+    r = cli(*argv)
+    assert_one_line_error(r, f"{argv[-2]} {argv[-1]}: is the input ", "writing there would erase it")
+    assert (tmp_path / "call.wav").read_bytes() == (tmp_path / "calls" / "b.wav").read_bytes() == audio
+    assert (tmp_path / "m.csv").read_bytes() == manifest
+
+
 def test_output_that_is_a_folder(cli, tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     r = cli("analyze", "call.wav", "--out", "reports")

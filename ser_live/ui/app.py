@@ -272,7 +272,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from ..cli import CliError, _classifier, _engine_config, _open_sources, prepare_output, refuse_unused
 
     if args.screenshot:
-        prepare_output(args.screenshot, "--screenshot")
+        prepare_output(args.screenshot, "--screenshot", inputs=[args.replay or ""])
     if not display_available():
         if not args.screenshot:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
