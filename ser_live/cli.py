@@ -266,7 +266,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     from .engine import Engine
     from .sinks.jsonl import JsonlSink, TextSink
+    from .sinks.ws_cli import check_ws_arguments, start_broadcaster
 
+    check_ws_arguments(args)
     out_path = (prepare_output(args.out, "--out", inputs=[args.input or ""])  # before a device opens
                 if args.out else None)
     sources = _open_sources(args)
@@ -280,8 +282,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     if out is not None:  # output that cannot be written stops the monitor: it is the point of it
         sink = (JsonlSink if args.format == "jsonl" else TextSink)(out, on_error=lambda _: engine.stop())
         engine.bus.attach(sink, name="output")
-    from .sinks.ws_cli import start_broadcaster
-
     broadcaster = start_broadcaster(engine, args)  # None unless --ws or --ws-publish
     try:
         if ui:

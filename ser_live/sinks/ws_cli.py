@@ -25,23 +25,45 @@ def add_ws_arguments(p: argparse.ArgumentParser, serve: bool = False) -> None:
         g.add_argument("--tls-ca", metavar="FILE", help="CA file that signs the hub's certificate (wss://)")
     g.add_argument("--token", help=f"shared secret clients must present (default: ${TOKEN_ENV}); "
                                    "required to bind a non-loopback address")
-    g.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+    g.add_argument("--allow-origin", action="append", metavar="ORIGIN",
                    help="browser Origin allowed besides the page's own (repeatable; '*' for any)")
-    g.add_argument("--max-clients", type=_count, default=256, help="most simultaneous websocket clients")
+    g.add_argument("--max-clients", type=_count,
+                   help=f"most simultaneous websocket clients (default {WsConfig.max_clients})")
     g.add_argument("--tls-cert", metavar="FILE", help="serve https/wss with this certificate (PEM)")
     g.add_argument("--tls-key", metavar="FILE", help="private key of --tls-cert (PEM)")
-    g.add_argument("--ws-queue", type=_count, default=256,
-                   help="messages buffered per client before its oldest are dropped")
+    g.add_argument("--ws-queue", type=_count,
+                   help="messages buffered per client before its oldest are dropped "
+                        f"(default {WsConfig.queue_size})")
+
+
+#: `monitor` options of the server that --ws starts (a hub has its own, on `ser-live serve`)
+SERVER_FLAGS = ("--allow-origin", "--max-clients", "--tls-cert", "--tls-key", "--ws-queue")
+
+
+def check_ws_arguments(args: argparse.Namespace) -> None:
+    """Refuse `monitor` websocket options that what was asked for would ignore, before any
+    work: `--ws` beside `--ws-publish` used to serve nothing, `--token` without either to
+    protect nothing."""
+    from ..cli import refuse_unused
+
+    if args.ws_publish:
+        refuse_unused(args, ("--ws", *SERVER_FLAGS), "not used with --ws-publish (the hub serves the "
+                      "viewers: set these on `ser-live serve`)")
+    elif args.ws:
+        refuse_unused(args, ("--tls-ca",), "not used with --ws (it names the CA of a --ws-publish hub)")
+    else:
+        refuse_unused(args, ("--token", "--tls-ca", *SERVER_FLAGS), "not used without --ws or --ws-publish")
 
 
 def _config(args: argparse.Namespace, listen: str, hub: bool) -> WsConfig:
-    from ..cli import CliError
+    from ..cli import CliError, _given
 
     try:
         host, port = parse_hostport(listen)
         cfg = WsConfig(host=host, port=port, token=args.token or os.environ.get(TOKEN_ENV) or None,
-                       allow_origins=tuple(args.allow_origin or ()), max_clients=args.max_clients,
-                       tls_cert=args.tls_cert, tls_key=args.tls_key, queue_size=args.ws_queue, hub=hub)
+                       allow_origins=tuple(args.allow_origin or ()), tls_cert=args.tls_cert,
+                       tls_key=args.tls_key, hub=hub,
+                       **_given(max_clients=args.max_clients, queue_size=args.ws_queue))
         cfg.check()
     except ValueError as exc:
         raise CliError(str(exc)) from None

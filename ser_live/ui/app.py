@@ -284,6 +284,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         from .remote import dashboard_remote
 
         return dashboard_remote(args)
+    refuse_unused(args, ("--token", "--tls-ca", "--stream"), "not used without --remote URL")
     if args.replay:
         refuse_unused(args, device_flags, "not used with --replay FILE (the file is the source)")
     replay = Path(args.replay) if args.replay else None
