@@ -222,7 +222,8 @@ def _engine_config(args: argparse.Namespace):
 def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> None:
     """Refuse options given that the chosen source would ignore (`--input-device` beside
     `--input FILE` used to monitor the file, and not the microphone the user named)."""
-    given = [f for f in flags if getattr(args, f[2:].replace("-", "_"), None) not in (None, False)]
+    values = {f: getattr(args, f[2:].replace("-", "_"), None) for f in flags}
+    given = [f for f, v in values.items() if v is not None and v is not False]  # 0 was given
     if given:
         raise CliError(f"{', '.join(given)}: {why}")
 
@@ -268,14 +269,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .sinks.jsonl import JsonlSink, TextSink
     from .sinks.ws_cli import check_ws_arguments, start_broadcaster
 
+    from .ui.app import display_available
+
     check_ws_arguments(args)
+    ui = not args.headless and display_available()
+    if not ui:
+        refuse_unused(args, ("--overlay", "--history", "--negative-alert", "--follow"),
+                      "not used with --headless (they set up the window)" if args.headless else
+                      "not used: there is no display to show a window on, so the monitor runs headless")
     out_path = (prepare_output(args.out, "--out", inputs=[args.input or ""])  # before a device opens
                 if args.out else None)
     sources = _open_sources(args)
     engine = Engine(sources, _classifier(args), _engine_config(args))
-    from .ui.app import display_available
-
-    ui = not args.headless and display_available()
     # appended to: a monitor restarted with the same --out keeps the sessions before
     out = open(out_path, "a", encoding="utf-8") if out_path else (None if ui else sys.stdout)
     sink = None

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import synth
+from live_fixtures import cli_env, run_cli
 
 HEAVY = ("torch", "librosa", "matplotlib", "sklearn", "scipy")
 
@@ -155,6 +156,17 @@ def test_out_of_range_values_are_refused_before_anything_runs(cli, argv: list[st
     assert r.seconds < 10, str(r)
 
 
+def test_window_options_where_there_is_no_display(tmp_path: Path) -> None:
+    """`monitor --overlay` with no display runs headless: the window options are refused, not
+    dropped without a word (`--negative-alert 0` included: zero is a value that was given)."""
+    wav = synth.write_wav(tmp_path / "call.wav", np.zeros(16000, np.float32))
+    r = run_cli("monitor", "--input", wav, "--negative-alert", "0", "--overlay",
+                env=cli_env(QT_QPA_PLATFORM="offscreen"), cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == "", r
+    assert r.stderr.splitlines() == ["ser-live monitor: error: --overlay, --negative-alert: not used: "
+                                     "there is no display to show a window on, so the monitor runs headless"], r
+
+
 @pytest.mark.parametrize("device", ["9999", "no such microphone"])
 def test_unknown_input_device_points_to_the_list(cli, device: str) -> None:
     r = cli("monitor", "--headless", "--input-device", device)
@@ -197,6 +209,8 @@ def test_evaluate_classes_must_be_two_or_more_distinct_labels(cli, classes: str,
      "not used without --ws or --ws-publish"),
     (["dashboard", "--replay", "call.wav", "--token", "s3cret", "--screenshot", "d.png"], "--token",
      "not used without --remote URL"),
+    (["monitor", "--input", "call.wav", "--overlay", "--history", "30"], "--overlay, --history",
+     "not used with --headless"),
     (["train", "--manifest", "m.csv", "--init", "r3.pt", "--top-db", "50"], "--top-db", "not used with --init"),
     (["train", "--manifest", "m.csv", "--init", "r3.pt", "--channels", "8,8,8", "--compression", "pcen"],
      "--channels, --compression", "not used with --init"),

@@ -156,3 +156,22 @@ def test_malformed_messages_are_dropped_and_counted(bad: dict) -> None:
     assert not m.feed({**status(3.0), "t": "soon"})
     assert m.malformed == 2 and m.rev == rev and m.current.events == 1
     assert m.feed(event(4.0, "sad")) and m.current.current["label"] == "sad"
+
+
+def test_view_options_reach_the_model_and_zero_is_kept() -> None:
+    """`--negative-alert 0` (alert at the first negative window) used to become 10 s, since the
+    option was read with `or 10.0`; options left out keep the model's own defaults."""
+    from ser_live.cli import build_parser
+    from ser_live.ui.app import make_model
+    from ser_live.ui.model import DEFAULT_HISTORY_S, DEFAULT_NEGATIVE_ALERT_S
+
+    parse = build_parser().parse_args
+    m = make_model(LABELS, parse(["dashboard", "--negative-alert", "0", "--history", "30"]))
+    assert (m.negative_alert_s, m.history_s) == (0.0, 30.0)
+    m = make_model(LABELS, parse(["monitor"]))
+    assert (m.negative_alert_s, m.history_s) == (DEFAULT_NEGATIVE_ALERT_S, DEFAULT_HISTORY_S)
+    m.feed(event(2.0, "angry"))
+    assert not m.negative_alert()                      # 2 s of anger: not yet 10
+    zero = make_model(LABELS, parse(["monitor", "--negative-alert", "0"]))
+    zero.feed(event(2.0, "angry"))
+    assert zero.negative_alert()

@@ -29,10 +29,11 @@ def add_ui_args(p: argparse.ArgumentParser, overlay: bool = True) -> None:
     if overlay:
         p.add_argument("--overlay", action="store_true",
                        help="a small always-on-top window for agents instead of the dashboard")
-    p.add_argument("--history", type=_positive, default=60.0, metavar="SECONDS",
+    p.add_argument("--history", type=_positive, metavar="SECONDS",
                    help="seconds of emotion trace the dashboard shows (default 60)")
-    p.add_argument("--negative-alert", type=number(float, 0.0), default=10.0, metavar="SECONDS",
-                   help="colour cue once the caller has sounded negative this long (default 10)")
+    p.add_argument("--negative-alert", type=number(float, 0.0), metavar="SECONDS",
+                   help="colour cue once the caller has sounded negative this long (default 10; "
+                        "0: at the first negative window)")
     p.add_argument("--follow", metavar="STREAM",
                    help="the stream the views show first (default: the first one heard)")
 
@@ -98,11 +99,13 @@ def qt_app():
 
 
 def make_model(labels: Sequence[str] | None, args: argparse.Namespace | None):
+    from ..cli import _given
     from .model import SessionModel
 
-    return SessionModel(labels=labels, history_s=getattr(args, "history", 60.0) or 60.0,
-                        negative_alert_s=getattr(args, "negative_alert", 10.0) or 10.0,
-                        follow=getattr(args, "follow", None))
+    # left out (None), the model's own defaults hold; `--negative-alert 0` is a real choice
+    return SessionModel(labels=labels, follow=getattr(args, "follow", None),
+                        **_given(history_s=getattr(args, "history", None),
+                                 negative_alert_s=getattr(args, "negative_alert", None)))
 
 
 def _input_devices() -> list[tuple[str, str]]:
