@@ -228,10 +228,26 @@ def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> N
         raise CliError(f"{', '.join(given)}: {why}")
 
 
+def refuse_mono_split(args: argparse.Namespace, channels: int, what: str) -> None:
+    """`--split-channels` on one channel would give one stream with no word said: the agent
+    and the customer of a call recorded in mono cannot be told apart that way."""
+    if args.split_channels and channels < 2:
+        raise CliError(f"--split-channels: {what} has one channel, nothing to split")
+
+
 def _open_sources(args: argparse.Namespace) -> list:
     """The sources `monitor` reads: --input FILE | - | the input device."""
     names = args.stream_names.split(",") if args.stream_names else None
     channels = args.channels or 1
+    if args.input != "-" and args.input:
+        from .audio.sources import FileSource
+
+        refuse_unused(args, ("--input-device", "--rate", "--channels"), "not used with --input FILE "
+                      "(the file is the source, and its header gives its rate and channels)")
+        src = FileSource(args.input, realtime=args.realtime, split=args.split_channels, names=names)
+        refuse_mono_split(args, src.channels, args.input)
+        return [src]
+    refuse_mono_split(args, channels, "the input (--channels 1)")
     if args.input == "-":
         from .audio.sources import StdinSource
 
@@ -239,12 +255,6 @@ def _open_sources(args: argparse.Namespace) -> list:
                       "source, and it is live already)")
         return [StdinSource(rate=args.rate or 16000, channels=channels, split=args.split_channels,
                             names=names)]
-    if args.input:
-        from .audio.sources import FileSource
-
-        refuse_unused(args, ("--input-device", "--rate", "--channels"), "not used with --input FILE "
-                      "(the file is the source, and its header gives its rate and channels)")
-        return [FileSource(args.input, realtime=args.realtime, split=args.split_channels, names=names)]
     refuse_unused(args, ("--realtime",), "paces --input FILE; a device is live already")
     try:
         from .audio.sources import MicSource

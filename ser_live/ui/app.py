@@ -272,7 +272,8 @@ def render_screenshot(model, out: str | Path, overlay: bool = False, source_name
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from ..cli import CliError, _classifier, _engine_config, _open_sources, prepare_output, refuse_unused
+    from ..cli import (CliError, _classifier, _engine_config, _open_sources, prepare_output,
+                       refuse_mono_split, refuse_unused)
 
     if args.screenshot:
         prepare_output(args.screenshot, "--screenshot", inputs=[args.replay or ""])
@@ -302,6 +303,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         names = args.stream_names.split(",") if args.stream_names else None
         sources = [FileSource(replay, realtime=not args.screenshot, split=args.split_channels,
                               names=names)]
+        refuse_mono_split(args, sources[0].channels, args.replay)
     elif args.screenshot:
         raise CliError("--screenshot needs --replay FILE or --remote URL")
     else:
