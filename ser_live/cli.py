@@ -54,6 +54,9 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
     unless `all_corpora`."""
     from .train.data import read_manifest, select
 
+    if not getattr(args, "manifest", None):
+        refuse_unused(args, ("--root",), "not used without --manifest (the manifest's paths are "
+                      "relative to it; --data folders need none)")
     records = []
     if getattr(args, "manifest", None):
         records += read_manifest(args.manifest, args.root)

@@ -222,6 +222,7 @@ def test_evaluate_classes_must_be_two_or_more_distinct_labels(cli, classes: str,
      "--channels, --compression", "not used with --init"),
     (["train", "--manifest", "m.csv", "--compression", "pcen", "--top-db", "50"], "--top-db",
      "not used with --compression pcen"),
+    (["corpus-report", "--data", "savee", "--root", "corpora"], "--root", "not used without --manifest"),
     (["train", "--manifest", "m.csv", "--distill", "0.8"], "--distill", "weighs the targets of --teacher"),
 ])
 def test_options_that_would_be_ignored_are_refused(cli, tmp_path: Path, argv: list[str], flag: str,
