@@ -84,7 +84,7 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
     return chosen
 
 
-def _given(**options: Any) -> dict[str, Any]:
+def given_options(**options: Any) -> dict[str, Any]:
     """The options the user gave; those left out (None) take the config class's own default,
     so that options can be told apart from defaults, and defaults live in one place."""
     return {k: v for k, v in options.items() if v is not None}
@@ -111,18 +111,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train.loop import TrainConfig, train
 
     out = prepare_output(args.out, "--out", folder=True)
+    features = FeatureConfig(**given_options(top_db=args.top_db, compression=args.compression))
+    net = NetConfig(bidirectional=not args.unidirectional, features=features,
+                    **given_options(channels=args.channels, time_strides=args.time_strides))
     cfg = TrainConfig(out_dir=out, epochs=args.epochs, batch_size=args.batch_size,
                       lr=args.lr, seed=args.seed, split_seed=args.split_seed, workers=args.workers,
                       threads=args.threads, device=args.device, samples_per_epoch=args.samples_per_epoch,
                       patience=args.patience, progress=not args.no_progress,
                       init=Path(args.init) if args.init else None,
                       noise_consistency=args.noise_consistency,
-                      teacher=Path(args.teacher) if args.teacher else None, **_given(distill=args.distill),
-                      sampling=args.sampling, ema=args.ema, mixup=args.mixup,
-                      net=NetConfig(bidirectional=not args.unidirectional,
-                                    **_given(channels=args.channels, time_strides=args.time_strides),
-                                    features=FeatureConfig(**_given(top_db=args.top_db,
-                                                                    compression=args.compression))))
+                      teacher=Path(args.teacher) if args.teacher else None,
+                      sampling=args.sampling, ema=args.ema, mixup=args.mixup, net=net,
+                      **given_options(distill=args.distill))
     train(records, cfg, default_cache_dir(), command=_command_line())
     return 0
 
@@ -223,10 +223,11 @@ def _engine_config(args: argparse.Namespace):
 
 
 def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> None:
-    """Refuse options given that the chosen source would ignore (`--input-device` beside
-    `--input FILE` used to monitor the file, and not the microphone the user named)."""
+    """Refuse `flags` the user gave that the rest of the command line makes moot: ignored,
+    they mislead (`--input-device` beside `--input FILE` monitored the file, not the
+    microphone the user named). Given means not None and not False; 0 is a value given."""
     values = {f: getattr(args, f[2:].replace("-", "_"), None) for f in flags}
-    given = [f for f, v in values.items() if v is not None and v is not False]  # 0 was given
+    given = [f for f, v in values.items() if v is not None and v is not False]
     if given:
         raise CliError(f"{', '.join(given)}: {why}")
 
@@ -281,7 +282,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .sinks.jsonl import JsonlSink, TextSink
     from .sinks.ws_cli import check_ws_arguments, start_broadcaster
-
     from .ui.app import display_available
 
     check_ws_arguments(args)

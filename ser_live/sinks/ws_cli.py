@@ -56,14 +56,14 @@ def check_ws_arguments(args: argparse.Namespace) -> None:
 
 
 def _config(args: argparse.Namespace, listen: str, hub: bool) -> WsConfig:
-    from ..cli import CliError, _given
+    from ..cli import CliError, given_options
 
     try:
         host, port = parse_hostport(listen)
         cfg = WsConfig(host=host, port=port, token=args.token or os.environ.get(TOKEN_ENV) or None,
                        allow_origins=tuple(args.allow_origin or ()), tls_cert=args.tls_cert,
                        tls_key=args.tls_key, hub=hub,
-                       **_given(max_clients=args.max_clients, queue_size=args.ws_queue))
+                       **given_options(max_clients=args.max_clients, queue_size=args.ws_queue))
         cfg.check()
     except ValueError as exc:
         raise CliError(str(exc)) from None

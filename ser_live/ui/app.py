@@ -99,12 +99,12 @@ def qt_app():
 
 
 def make_model(labels: Sequence[str] | None, args: argparse.Namespace | None):
-    from ..cli import _given
+    from ..cli import given_options
     from .model import SessionModel
 
     # left out (None), the model's own defaults hold; `--negative-alert 0` is a real choice
     return SessionModel(labels=labels, follow=getattr(args, "follow", None),
-                        **_given(history_s=getattr(args, "history", None),
+                        **given_options(history_s=getattr(args, "history", None),
                                  negative_alert_s=getattr(args, "negative_alert", None)))
 
 
