@@ -13,7 +13,7 @@ class CliError(Exception):
 
 
 def prepare_output(path: str | Path, flag: str, folder: bool = False,
-                   inputs: Sequence[str | Path] = ()) -> Path:
+                   inputs: Sequence[str | Path | None] = ()) -> Path:
     """Create an output folder (`folder`) or an output file's folder before any work.
 
     A path that cannot be written then fails in a second with a one-line error naming the
@@ -25,7 +25,7 @@ def prepare_output(path: str | Path, flag: str, folder: bool = False,
 
     p = Path(path)
     if not folder and p.is_file():
-        for src in inputs:
+        for src in filter(None, inputs):  # None: an input not given
             if Path(src).is_file() and os.path.samefile(p, src):
                 raise CliError(f"{flag} {path}: is the input {src}; writing there would erase it")
     where = p if folder else p.parent
@@ -54,12 +54,12 @@ def _records(args: argparse.Namespace, split: str | None, all_corpora: bool = Fa
     unless `all_corpora`."""
     from .train.data import read_manifest, select
 
-    if not getattr(args, "manifest", None):
-        refuse_unused(args, ("--root",), "not used without --manifest (the manifest's paths are "
-                      "relative to it; --data folders need none)")
     records = []
     if getattr(args, "manifest", None):
         records += read_manifest(args.manifest, args.root)
+    else:
+        refuse_unused(args, ("--root",), "not used without --manifest (the manifest's paths are "
+                      "relative to it; --data folders need none)")
     for folder in getattr(args, "data", None) or []:
         from .train.layouts import LAYOUTS, scan_corpus
 
@@ -151,7 +151,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = validation_records(_records(args, split="train"), Path(args.model))
     else:
         records = _records(args, split=split or None)
-    inputs = [args.manifest or "", *(Path(args.model) / f for f in ("model.json", "model.pt"))]
+    inputs = [args.manifest, *(Path(args.model) / f for f in ("model.json", "model.pt"))]
     evaluate(records, Path(args.model), args.classes, prepare_output(args.out, "--out", inputs=inputs),
              baseline=args.baseline, train_records=baseline_train, device=args.device,
              corrupt=args.corrupt, command=_command_line(), precision=args.precision)
@@ -226,8 +226,8 @@ def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> N
     """Refuse `flags` the user gave that the rest of the command line makes moot: ignored,
     they mislead (`--input-device` beside `--input FILE` monitored the file, not the
     microphone the user named). Given means not None and not False; 0 is a value given."""
-    values = {f: getattr(args, f[2:].replace("-", "_"), None) for f in flags}
-    given = [f for f, v in values.items() if v is not None and v is not False]
+    given = [f for f in flags if (v := getattr(args, f[2:].replace("-", "_"), None)) is not None
+             and v is not False]
     if given:
         raise CliError(f"{', '.join(given)}: {why}")
 
@@ -243,7 +243,7 @@ def _open_sources(args: argparse.Namespace) -> list:
     """The sources `monitor` reads: --input FILE | - | the input device."""
     names = args.stream_names.split(",") if args.stream_names else None
     channels = args.channels or 1
-    if args.input != "-" and args.input:
+    if args.input and args.input != "-":
         from .audio.sources import FileSource
 
         refuse_unused(args, ("--input-device", "--rate", "--channels"), "not used with --input FILE "
@@ -290,7 +290,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         refuse_unused(args, ("--overlay", "--history", "--negative-alert", "--follow"),
                       "not used with --headless (they set up the window)" if args.headless else
                       "not used: there is no display to show a window on, so the monitor runs headless")
-    out_path = (prepare_output(args.out, "--out", inputs=[args.input or ""])  # before a device opens
+    out_path = (prepare_output(args.out, "--out", inputs=[args.input])  # before a device opens
                 if args.out else None)
     sources = _open_sources(args)
     engine = Engine(sources, _classifier(args), _engine_config(args))

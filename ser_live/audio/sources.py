@@ -225,7 +225,8 @@ class MicSource:
         try:
             info = sd.query_devices(device, "input")
         except (ValueError, sd.PortAudioError) as exc:
-            raise SourceError(f"input device {device!r}: {exc} (`ser-live devices` lists the inputs)") from None
+            raise SourceError(f"input device {device!r}: {exc} "
+                              "(`ser-live devices` lists the inputs)") from None
         self.device = info["index"] if device is None else device
         self.device_name = info["name"]
         self.rate = int(rate or info["default_samplerate"])

@@ -64,7 +64,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
                    help="with --screenshot: seconds of the feed to collect first (default 5)")
     add_ui_args(p)
     _add_engine_args(p)
-    p.set_defaults(func=cmd_dashboard, input=None, realtime=False)  # for _open_sources: a device
+    p.set_defaults(func=cmd_dashboard, input=None, realtime=False)  # read by _open_sources
     return p
 
 
@@ -105,7 +105,7 @@ def make_model(labels: Sequence[str] | None, args: argparse.Namespace | None):
     # left out (None), the model's own defaults hold; `--negative-alert 0` is a real choice
     return SessionModel(labels=labels, follow=getattr(args, "follow", None),
                         **given_options(history_s=getattr(args, "history", None),
-                                 negative_alert_s=getattr(args, "negative_alert", None)))
+                                        negative_alert_s=getattr(args, "negative_alert", None)))
 
 
 def _input_devices() -> list[tuple[str, str]]:
@@ -276,7 +276,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                        refuse_mono_split, refuse_unused)
 
     if args.screenshot:
-        prepare_output(args.screenshot, "--screenshot", inputs=[args.replay or ""])
+        prepare_output(args.screenshot, "--screenshot", inputs=[args.replay])
     if not display_available():
         if not args.screenshot:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
