@@ -153,8 +153,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         records = _records(args, split=split or None)
     inputs = [args.manifest, *(Path(args.model) / f for f in ("model.json", "model.pt"))]
     evaluate(records, Path(args.model), args.classes, prepare_output(args.out, "--out", inputs=inputs),
-             baseline=args.baseline, train_records=baseline_train, device=args.device,
-             corrupt=args.corrupt, command=_command_line(), precision=args.precision)
+             baseline=args.baseline, train_records=baseline_train, corrupt=args.corrupt,
+             command=_command_line(), **given_options(device=args.device, precision=args.precision))
     return 0  # no clips to score is a DataError, reported as a one-line error
 
 
@@ -218,8 +218,8 @@ DEMO_AUDIO = Path(__file__).resolve().parent.parent / "assets" / "demo_call.wav"
 def _engine_config(args: argparse.Namespace):
     from .engine import EngineConfig
 
-    return EngineConfig(hop_s=args.hop, vad_aggressiveness=args.vad, vad_frame_ms=args.vad_frame_ms,
-                        smoothing=args.smooth)
+    return EngineConfig(**given_options(hop_s=args.hop, vad_aggressiveness=args.vad,
+                                        vad_frame_ms=args.vad_frame_ms, smoothing=args.smooth))
 
 
 def refuse_unused(args: argparse.Namespace, flags: Sequence[str], why: str) -> None:
@@ -465,33 +465,47 @@ _positive = number(float, 0.0, above=True)
 _count = number(int, 1)
 
 
+#: torch CPU threads of the engine commands' model unless --threads says otherwise: one is
+#: fastest for the small batches of live monitoring on a machine that also runs capture and VAD
+ENGINE_THREADS = 1
+
+
 def _classifier(args: argparse.Namespace):
-    """The model the command's --model, --device, --precision (and --threads) ask for."""
+    """The model the command's --model, --device, --precision (and --threads) ask for; options
+    left out take the Classifier's defaults. Commands without --threads (predict) leave torch's
+    thread count as it is."""
     from .model.runtime import Classifier
 
-    return Classifier(args.model, device=args.device, precision=args.precision,
-                      threads=getattr(args, "threads", None))
+    threads = None
+    if "threads" in args:
+        threads = ENGINE_THREADS if args.threads is None else args.threads
+    return Classifier(args.model, threads=threads,
+                      **given_options(device=args.device, precision=args.precision))
 
 
 def _add_runtime_args(p: argparse.ArgumentParser) -> None:
     """Where and in what arithmetic the model runs."""
     from .model.runtime import PRECISIONS
 
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the model runs")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS,
-                   help="the network's arithmetic; auto: bf16 on CPUs with native bfloat16 "
-                        "(AVX512-BF16, AMX), else fp32")
+    # no parser defaults (None: the Classifier's own), so that a command where no model runs
+    # can tell these options apart from defaults and refuse them
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"],
+                   help="where the model runs (default auto: CUDA when there is a GPU)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="the network's arithmetic (default auto: bf16 on CPUs with native bfloat16 "
+                        "(AVX512-BF16, AMX), else fp32)")
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model folder (default: the shipped model)")
     _add_runtime_args(p)
-    p.add_argument("--threads", type=_count, default=1, help="torch CPU threads for the model")
-    p.add_argument("--hop", type=_positive, default=0.5, help="seconds between windows inside speech")
-    p.add_argument("--vad", type=int, default=2, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness")
-    p.add_argument("--vad-frame-ms", type=int, default=30, choices=[10, 20, 30], help="VAD frame length")
-    p.add_argument("--smooth", type=number(float, 0.0, 1.0, above=True), default=1.0, metavar="ALPHA",
-                   help="EMA weight of the newest window (1 = no smoothing)")
+    # defaults (None) live in EngineConfig and ENGINE_THREADS, as for the runtime options
+    p.add_argument("--threads", type=_count, help=f"torch CPU threads for the model (default {ENGINE_THREADS})")
+    p.add_argument("--hop", type=_positive, help="seconds between windows inside speech (default 0.5)")
+    p.add_argument("--vad", type=int, choices=[0, 1, 2, 3], help="webrtcvad aggressiveness (default 2)")
+    p.add_argument("--vad-frame-ms", type=int, choices=[10, 20, 30], help="VAD frame length (default 30)")
+    p.add_argument("--smooth", type=number(float, 0.0, 1.0, above=True), metavar="ALPHA",
+                   help="EMA weight of the newest window (default 1: no smoothing)")
     p.add_argument("--split-channels", action="store_true",
                    help="one stream per channel (e.g. agent / customer of a stereo call)")
 

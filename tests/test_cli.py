@@ -46,6 +46,29 @@ def test_building_the_parser_imports_nothing_heavy(tmp_path: Path) -> None:
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
+def test_engine_option_help_gives_the_defaults_that_hold() -> None:
+    """The engine options have no parser defaults (so that a dashboard with no model can refuse
+    them); their help states the defaults, which must be EngineConfig's and the Classifier's."""
+    import dataclasses
+    import inspect
+
+    from ser_live.cli import ENGINE_THREADS, build_parser
+    from ser_live.engine import EngineConfig
+    from ser_live.model.runtime import Classifier
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["monitor"]
+    helps = {a.dest: a.help for a in sub._actions}
+    defaults = {f.name: f.default for f in dataclasses.fields(EngineConfig)}
+    runtime = inspect.signature(Classifier).parameters
+    for dest, stated in [("hop", defaults["hop_s"]), ("vad", defaults["vad_aggressiveness"]),
+                         ("vad_frame_ms", defaults["vad_frame_ms"]), ("smooth", defaults["smoothing"]),
+                         ("threads", ENGINE_THREADS), ("device", runtime["device"].default),
+                         ("precision", runtime["precision"].default)]:
+        assert sub.get_default(dest) is None, dest
+        assert f"(default {stated:g}" in helps[dest] if not isinstance(stated, str) else \
+            f"(default {stated}" in helps[dest], (dest, helps[dest])
+
+
 def test_version(cli) -> None:
     r = cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("ser-live "), str(r)
@@ -209,6 +232,18 @@ def test_evaluate_classes_must_be_two_or_more_distinct_labels(cli, classes: str,
      "not used without --ws or --ws-publish"),
     (["dashboard", "--replay", "call.wav", "--token", "s3cret", "--screenshot", "d.png"], "--token",
      "not used without --remote URL"),
+    (["dashboard", "--replay", "call.wav", "--seconds", "3", "--screenshot", "d.png"], "--seconds",
+     "not used without --remote URL"),
+    (["dashboard", "--remote", "ws://127.0.0.1:9/", "--seconds", "3"], "--seconds",
+     "sets how long --screenshot collects the feed"),
+    (["dashboard", "--remote", "ws://127.0.0.1:9/", "--model", "models", "--hop", "1", "--screenshot", "d.png"],
+     "--model, --hop", "not used with --remote URL (the feed is the source, and no model is loaded)"),
+    (["dashboard", "--remote", "ws://127.0.0.1:9/", "--precision", "fp32", "--stream-names", "a",
+      "--screenshot", "d.png"], "--precision, --stream-names", "not used with --remote URL"),
+    (["dashboard", "--replay", "msgs.jsonl", "--split-channels", "--screenshot", "d.png"], "--split-channels",
+     "not used with --replay msgs.jsonl (recorded engine messages are shown as they are"),
+    (["dashboard", "--replay", "msgs.jsonl", "--threads", "2", "--vad", "3", "--screenshot", "d.png"],
+     "--threads, --vad", "not used with --replay msgs.jsonl"),
     (["monitor", "--input", "call.wav", "--split-channels"], "--split-channels",
      "call.wav has one channel, nothing to split"),
     (["monitor", "--input", "-", "--split-channels"], "--split-channels",
@@ -231,6 +266,7 @@ def test_options_that_would_be_ignored_are_refused(cli, tmp_path: Path, argv: li
     believed it was the microphone; `train --init r3.pt --top-db 50` fine-tuned at r3's 80 dB.
     Options the rest of the command line makes moot are one line naming them, before any work."""
     synth.write_wav(tmp_path / "call.wav", np.zeros(16000, np.float32))
+    (tmp_path / "msgs.jsonl").write_text(json.dumps({"type": "status", "stream": "mic", "t": 0.0}) + "\n")
     r = cli(*argv, "--headless") if argv[0] == "monitor" else cli(*argv)
     assert_one_line_error(r, f"{flag}: {why}")
     assert r.seconds < 10 and not (tmp_path / "d.png").exists(), str(r)

@@ -19,6 +19,11 @@ from typing import Any, Sequence
 from .gui_gc import gui_thread_gc
 
 MESSAGE_SUFFIXES = (".jsonl", ".json", ".ndjson")
+#: seconds of a remote feed `dashboard --remote URL --screenshot` collects unless --seconds says
+REMOTE_SECONDS = 5.0
+#: the options of the local engine: moot where the dashboard shows events made elsewhere
+ENGINE_FLAGS = ("--model", "--device", "--precision", "--threads", "--hop", "--vad", "--vad-frame-ms",
+                "--smooth", "--split-channels", "--stream-names")
 
 
 # ---- arguments ----------------------------------------------------------------------------
@@ -60,8 +65,8 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
     r.add_argument("--stream", action="append", metavar="ID",
                    help="stream id(s) to watch (repeatable or A,B; default: all)")
     r.add_argument("--tls-ca", metavar="FILE", help="CA file that signs the server's certificate (wss://)")
-    r.add_argument("--seconds", type=_positive, default=5.0,
-                   help="with --screenshot: seconds of the feed to collect first (default 5)")
+    r.add_argument("--seconds", type=_positive,
+                   help=f"with --screenshot: seconds of the feed to collect first (default {REMOTE_SECONDS:g})")
     add_ui_args(p)
     _add_engine_args(p)
     p.set_defaults(func=cmd_dashboard, input=None, realtime=False)  # read by _open_sources
@@ -275,6 +280,23 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from ..cli import (CliError, _classifier, _engine_config, _open_sources, prepare_output,
                        refuse_mono_split, refuse_unused)
 
+    # options the rest of the command line makes moot are refused first, display or not
+    device_flags = ("--input-device", "--rate", "--channels")
+    replay = Path(args.replay) if args.replay else None
+    messages = replay is not None and replay.suffix.lower() in MESSAGE_SUFFIXES
+    if args.remote:
+        if not args.screenshot:
+            refuse_unused(args, ("--seconds",), "sets how long --screenshot collects the feed, "
+                          "and --screenshot is not given")
+        refuse_unused(args, ("--replay", *device_flags, *ENGINE_FLAGS),
+                      "not used with --remote URL (the feed is the source, and no model is loaded)")
+    else:
+        refuse_unused(args, ("--token", "--tls-ca", "--stream", "--seconds"), "not used without --remote URL")
+    if replay is not None:
+        refuse_unused(args, device_flags, "not used with --replay FILE (the file is the source)")
+    if messages:
+        refuse_unused(args, ENGINE_FLAGS, f"not used with --replay {args.replay} (recorded engine "
+                      "messages are shown as they are, and no model is loaded)")
     if args.screenshot:
         prepare_output(args.screenshot, "--screenshot", inputs=[args.replay])
     if not display_available():
@@ -282,17 +304,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             raise CliError("no display (DISPLAY is not set): use `ser-live monitor --headless`, "
                            "or --screenshot OUT.png to render without one")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    device_flags = ("--input-device", "--rate", "--channels")
     if args.remote:
-        refuse_unused(args, ("--replay", *device_flags), "not used with --remote URL (the feed is the source)")
         from .remote import dashboard_remote
 
         return dashboard_remote(args)
-    refuse_unused(args, ("--token", "--tls-ca", "--stream"), "not used without --remote URL")
-    if args.replay:
-        refuse_unused(args, device_flags, "not used with --replay FILE (the file is the source)")
-    replay = Path(args.replay) if args.replay else None
-    if replay is not None and replay.suffix.lower() in MESSAGE_SUFFIXES:
+    if messages:
         return _dashboard_from_messages(args, replay)
 
     from ..engine import Engine

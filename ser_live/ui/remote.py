@@ -291,14 +291,14 @@ def run_remote_ui(feed: RemoteFeed, overlay: bool, args: argparse.Namespace | No
 def dashboard_remote(args: argparse.Namespace) -> int:
     """`ser-live dashboard --remote URL ...`: no engine, no model; with --screenshot, collect
     the feed for --seconds, then render."""
-    from .app import _report_screenshot
+    from .app import REMOTE_SECONDS, _report_screenshot
 
     feed = open_feed(args)
     try:
         if not args.screenshot:
             return run_remote_ui(feed, args.overlay, args)
         model = _model_for(feed, args)
-        deadline = time.monotonic() + max(0.0, args.seconds)
+        deadline = time.monotonic() + (REMOTE_SECONDS if args.seconds is None else args.seconds)
         while time.monotonic() < deadline and not feed.fatal:
             while (msg := feed.get(timeout=0)) is not None:
                 model.feed(msg)
