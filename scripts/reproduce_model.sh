@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 M=${1:-../shared/data/ser-corpus/manifest.csv}
 RUN=${2:-runs/shipped}
 S=.venv/bin/ser-live
-$S train --manifest "$M" --out "$RUN" --epochs 60 --threads 2 --seed 0
+$S train --manifest "$M" --out "$RUN" --overwrite --epochs 60 --threads 2 --seed 0
 $S export "$RUN/best.pt" --out models --onnx
 mkdir -p models/reports
 # fp32 is the reference (the same figures on every machine); bf16 is what `--precision auto`

@@ -108,8 +108,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .features import FeatureConfig
     from .model.net import NetConfig
     from .train.data import default_cache_dir
-    from .train.loop import TrainConfig, train
+    from .train.loop import BEST, LAST, TrainConfig, train
 
+    # a finished run is hours of work: replaced only when asked, and never the checkpoint the
+    # new run starts from or learns from
+    out = Path(args.out)
+    written = {(out / f).resolve() for f in (BEST, LAST)}
+    for flag, src in (("--init", args.init), ("--teacher", args.teacher)):
+        if src and Path(src).resolve() in written:
+            raise CliError(f"--out {args.out}: the run would overwrite {flag} {src}")
+    held = [f for f in (BEST, LAST) if (out / f).exists()]
+    if held and not args.overwrite:
+        raise CliError(f"--out {args.out}: holds a run ({', '.join(held)}); choose another folder, "
+                       "or --overwrite to replace it")
     out = prepare_output(args.out, "--out", folder=True)
     features = FeatureConfig(**given_options(top_db=args.top_db, compression=args.compression))
     net = NetConfig(bidirectional=not args.unidirectional, features=features,
@@ -241,7 +252,7 @@ def refuse_mono_split(args: argparse.Namespace, channels: int, what: str) -> Non
 
 def _open_sources(args: argparse.Namespace) -> list:
     """The sources `monitor` reads: --input FILE | - | the input device."""
-    names = args.stream_names.split(",") if args.stream_names else None
+    names = args.stream_names
     channels = args.channels or 1
     if args.input and args.input != "-":
         from .audio.sources import FileSource
@@ -420,21 +431,39 @@ def _int_triple(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
+def _distinct_items(text: str, noun: str, example: str, least: int) -> list[str]:
+    """Comma-separated `text` as `least` or more distinct, non-empty items (stripped)."""
+    items = [c.strip() for c in text.split(",")]
+    repeated = [c for i, c in enumerate(items) if c in items[:i]]
+    if "" in items:
+        got = f"an empty {noun} in {text!r}"
+    elif repeated:
+        got = f"{repeated[0]!r} twice"
+    elif len(items) < least:
+        got = f"only {text!r}"
+    else:
+        return items
+    count = "two or more distinct" if least == 2 else "distinct"
+    raise argparse.ArgumentTypeError(f"expected {count} {noun}s like {example}, got {got}")
+
+
 def _label_set(text: str) -> list[str]:
     """argparse type for `evaluate --classes`: two or more distinct labels. With one, every
     clip would be scored right (the argmax among one label); a repeated one added an empty
     row to the confusion matrix and lowered UA."""
-    labels = [c.strip() for c in text.split(",")]
-    repeated = [c for i, c in enumerate(labels) if c in labels[:i]]
-    if "" in labels:
-        got = f"an empty label in {text!r}"
-    elif repeated:
-        got = f"{repeated[0]!r} twice"
-    elif len(labels) < 2:
-        got = f"only {text!r}"
-    else:
-        return labels
-    raise argparse.ArgumentTypeError(f"expected two or more distinct labels like angry,sad, got {got}")
+    return _distinct_items(text, "label", "angry,sad", 2)
+
+
+def _stream_ids(text: str) -> list[str]:
+    """argparse type for `--stream-names`: distinct, non-empty ids. Two streams with one id
+    would be one stream to every viewer (the engine refused them with a traceback), and an
+    empty id cannot be asked for with `--stream`."""
+    return _distinct_items(text, "stream id", "agent,customer", 1)
+
+
+def add_stream_names(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stream-names", type=_stream_ids, metavar="A,B",
+                   help="stream ids, one per stream (e.g. agent,customer)")
 
 
 def number(cast: Callable[[str], float], low: float, high: float = math.inf,
@@ -577,6 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="of the mel power: log (log-mel, floored --top-db below the peak; the "
                         "default) or pcen (per-channel energy normalisation, which flattens steady "
                         "background noise)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (refused otherwise: hours of training lost)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 
@@ -621,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", type=_count, help="channels of stdin PCM or the device (default 1)")
     p.add_argument("--headless", action="store_true",
                    help="no window even when a display is available: messages to stdout or --out")
-    p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
+    add_stream_names(p)
     p.add_argument("--format", choices=["jsonl", "text"], default="jsonl")
     p.add_argument("--out", metavar="FILE",
                    help="append messages to this file instead of writing them to stdout")

@@ -209,6 +209,19 @@ def test_evaluate_classes_must_be_two_or_more_distinct_labels(cli, classes: str,
                                          f"or more distinct labels like angry,sad, got {got}"), str(r)
 
 
+@pytest.mark.parametrize("command", ["monitor", "dashboard"])
+@pytest.mark.parametrize("names, got", [
+    ("agent,agent", "'agent' twice"),         # the engine refused two streams of one id with a traceback
+    ("agent,", "an empty stream id in 'agent,'"),  # a stream nobody could pick with --stream
+])
+def test_stream_names_must_be_distinct_and_named(cli, command: str, names: str, got: str) -> None:
+    r = cli(command, "--input" if command == "monitor" else "--replay", "call.wav", "--split-channels",
+            "--stream-names", names)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, str(r)
+    assert r.stderr.splitlines()[-1] == (f"ser-live {command}: error: argument --stream-names: expected "
+                                         f"distinct stream ids like agent,customer, got {got}"), str(r)
+
+
 @pytest.mark.parametrize("argv, flag, why", [
     (["monitor", "--input", "call.wav", "--input-device", "2"], "--input-device", "not used with --input FILE"),
     (["monitor", "--input", "call.wav", "--rate", "8000"], "--rate", "not used with --input FILE"),

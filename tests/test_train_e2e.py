@@ -257,6 +257,37 @@ def test_fine_tune_from_checkpoint(trained: dict, ser_live) -> None:
     assert again["val_speakers"] == start["val_speakers"]
 
 
+def test_a_finished_run_is_replaced_only_when_asked(trained: dict, ser_live) -> None:
+    """`train --out` over a finished run used to overwrite its checkpoints without a word:
+    hours of training lost to a reused folder name. It is refused, before any work, unless
+    --overwrite; and never may a run overwrite the checkpoint it starts from or learns from."""
+    import shutil
+
+    run = trained["work"] / "kept"
+    shutil.copytree(trained["run"], run)
+    before = {f: (run / f).read_bytes() for f in ("best.pt", "last.pt")}
+    common = ("--manifest", trained["manifest"], "--epochs", 1, "--samples-per-epoch", 32,
+              "--batch-size", 16, "--seed", 0, "--threads", 1, "--workers", 0, "--no-progress")
+
+    def train(*args: object):
+        return ser_live("train", *common, *args, cwd=trained["work"], cache_dir=trained["cache"],
+                        timeout=300)
+
+    for args, why in [(("--out", run), "holds a run (best.pt, last.pt); choose another folder, or "
+                                        "--overwrite to replace it"),
+                      (("--out", run, "--overwrite", "--init", run / "best.pt"),
+                       f"the run would overwrite --init {run / 'best.pt'}"),
+                      (("--out", run, "--overwrite", "--teacher", run / "last.pt"),
+                       f"the run would overwrite --teacher {run / 'last.pt'}")]:
+        res = train(*args)
+        assert res.returncode == 2 and res.error_lines() == [f"ser-live train: error: --out {run}: {why}"], str(res)
+        assert res.seconds < 30, str(res)
+    assert {f: (run / f).read_bytes() for f in before} == before
+    res = train("--out", run, "--overwrite")
+    assert res.returncode == 0, str(res)
+    assert (run / "last.pt").read_bytes() != before["last.pt"]
+
+
 def test_distil_into_a_faster_student(trained: dict, ser_live) -> None:
     """`--teacher` trains a smaller net with 80 ms LSTM steps and a higher log-mel floor on the
     teacher's soft targets; the export lists the teacher's command before the student's; a

@@ -26,6 +26,9 @@ from .augment import (AugmentConfig, SpecAugment, WaveAugment, add_white_noise, 
 from .data import AudioCache, ClipRecord, label_counts, speaker_split
 from .metrics import scores
 
+#: the checkpoints of a run folder: the best epoch on the validation speakers, and the latest
+BEST, LAST = "best.pt", "last.pt"
+
 
 @dataclass
 class TrainConfig:
@@ -362,11 +365,11 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
         print(f"epoch {epoch}: train loss {row['train_loss']:.3f}  val loss {row['val_loss']:.3f}  "
               f"val UA {row['val_ua']:.3f}  WA {row['val_wa']:.3f}{raw_note}  ({row['seconds']:.0f} s)")
         ckpt = {"model": chosen.state_dict(), "epoch": epoch, "val": val, **meta}
-        torch.save(ckpt, out / "last.pt")
+        torch.save(ckpt, out / LAST)
         if not len(va_idx) or val["ua"] > best_ua:
             # with no validation speakers (e.g. only TESS) the latest epoch is the best guess
             best_ua, best, stale = val["ua"], row, 0
-            torch.save(ckpt, out / "best.pt")
+            torch.save(ckpt, out / BEST)
         else:
             stale += 1
         (out / "history.json").write_text(json.dumps(history, indent=1))
@@ -374,5 +377,5 @@ def train(records: Sequence[ClipRecord], cfg: TrainConfig, cache_dir: Path | Non
         if stale >= cfg.patience:
             print(f"early stop: validation UA has not improved for {cfg.patience} epochs")
             break
-    print(f"best epoch {best['epoch']}: validation UA {best['val_ua']:.3f}; checkpoint {out / 'best.pt'}")
+    print(f"best epoch {best['epoch']}: validation UA {best['val_ua']:.3f}; checkpoint {out / BEST}")
     return {"best": best, "history": history, "skipped": len(cache.failed)}

@@ -45,7 +45,7 @@ def add_ui_args(p: argparse.ArgumentParser, overlay: bool = True) -> None:
 
 def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `dashboard` subcommand to the CLI's subparsers; sets `func`."""
-    from ..cli import _add_engine_args, _count, _positive
+    from ..cli import _add_engine_args, _count, _positive, add_stream_names
 
     p = sub.add_parser("dashboard", help="desktop dashboard (or --overlay) of a microphone or a replayed file")
     p.add_argument("--replay", metavar="FILE",
@@ -57,7 +57,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPa
     p.add_argument("--input-device", metavar="NAME|INDEX", help="input device (see `ser-live devices`)")
     p.add_argument("--channels", type=_count, help="channels of the device (default 1)")
     p.add_argument("--rate", type=_count, help="sample rate of the device (default: its own)")
-    p.add_argument("--stream-names", metavar="A,B", help="stream ids, one per stream (e.g. agent,customer)")
+    add_stream_names(p)
     r = p.add_argument_group("remote mode (a websocket feed instead of the local engine; no model is loaded)")
     r.add_argument("--remote", metavar="URL",
                    help="show the feed of a broadcaster (`monitor --ws`, `serve`), e.g. ws://127.0.0.1:8765/")
@@ -143,7 +143,7 @@ def _factory(engine, args: argparse.Namespace):
     if kinds <= {FileSource}:
         paths = [(s.path, s.realtime) for s in engine.sources]
         split = getattr(args, "split_channels", False)
-        names = args.stream_names.split(",") if getattr(args, "stream_names", None) else None
+        names = getattr(args, "stream_names", None)
 
         def make_file(_device: str | None):
             return Engine([FileSource(p, realtime=rt, split=split, names=names) for p, rt in paths],
@@ -316,9 +316,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if replay is not None:
         from ..audio.sources import FileSource
 
-        names = args.stream_names.split(",") if args.stream_names else None
         sources = [FileSource(replay, realtime=not args.screenshot, split=args.split_channels,
-                              names=names)]
+                              names=args.stream_names)]
         refuse_mono_split(args, sources[0].channels, args.replay)
     elif args.screenshot:
         raise CliError("--screenshot needs --replay FILE or --remote URL")
