@@ -70,7 +70,8 @@ def main() -> None:
                       max(20, args.repeats // 8), warmup=30)
     seed_ms = time_seed_features([clip] * 20)  # 3 s clips, like the seed projects' figure
 
-    res: dict = {"precision": default, "seed_features_per_clip_ms": seed_ms}
+    res: dict = {"precision": default, "seed_features_per_clip_ms": seed_ms,
+                 "model_sha256": clfs["fp32"].digest}  # the card quotes only its own model's speed
     for k, p in enumerate(clfs):
         res[p] = {"batch1_median_ms": statistics.median(b1[p]),
                   "batch1_p90_ms": float(np.percentile(b1[p], 90)),

@@ -152,6 +152,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .train.evaluate import evaluate
 
+    if args.corrupt != "none":  # the report would set a clean baseline beside a corrupted model
+        refuse_unused(args, ("--baseline",), f"not used with --corrupt {args.corrupt} (the seed "
+                      "baseline scores the clean clips)")
+
     # the baseline learns from every training corpus, as the model did
     baseline_train = _records(args, split="train", all_corpora=True) if args.baseline else ()
     # corpora in their native layouts carry no split: all their clips count as `train`
@@ -291,7 +295,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     import signal
 
     from .engine import Engine
-    from .sinks.jsonl import JsonlSink, TextSink
+    from .sinks.jsonl import FollowedFile, JsonlSink, TextSink
     from .sinks.ws_cli import check_ws_arguments, start_broadcaster
     from .ui.app import display_available
 
@@ -305,8 +309,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
                 if args.out else None)
     sources = _open_sources(args)
     engine = Engine(sources, _classifier(args), _engine_config(args))
-    # appended to: a monitor restarted with the same --out keeps the sessions before
-    out = open(out_path, "a", encoding="utf-8") if out_path else (None if ui else sys.stdout)
+    # appended to: a monitor restarted with the same --out keeps the sessions before; and
+    # followed through log rotation
+    out = FollowedFile(out_path) if out_path else (None if ui else sys.stdout)
     sink = None
     if out is not None:  # output that cannot be written stops the monitor: it is the point of it
         sink = (JsonlSink if args.format == "jsonl" else TextSink)(out, on_error=lambda _: engine.stop())

@@ -165,6 +165,38 @@ def test_monitor_out_appends_so_a_restart_keeps_earlier_sessions(scene: Scene, t
     assert [m["type"] for m in msgs].count("summary") == 2 and msgs[-1]["type"] == "summary"
 
 
+def test_monitor_out_follows_log_rotation(scene: Scene, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """logrotate renames an unattended monitor's log (and later deletes it): the monitor used to
+    write on into the renamed file. Now the lines after the rename go to a new file at the
+    path, and none is lost or written twice (the same file read at full speed is the reference)."""
+    out, rotated, whole = tmp_path / "events.jsonl", tmp_path / "events.jsonl.1", tmp_path / "whole.jsonl"
+    proc = subprocess.Popen([str(SER_LIVE), "monitor", "--headless", "--input", str(scene.path), "--realtime",
+                             "--out", str(out), "--model", str(tiny_model_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())
+    try:
+        deadline = time.monotonic() + 60
+        while not (out.is_file() and '"type":"event"' in out.read_text()):  # the first utterance
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+            time.sleep(0.05)
+        out.rename(rotated)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err.decode()
+    r = run_cli("monitor", "--headless", "--input", scene.path, "--out", whole, "--model", tiny_model_dir)
+    assert r.returncode == 0, r
+
+    def lines(path: Path) -> list[dict]:
+        return [json.loads(ln) for ln in path.read_text().splitlines()]
+
+    before, after = lines(rotated), lines(out)
+    assert before and after and after[-1]["type"] == "summary"
+    assert before[-1]["t" if before[-1]["type"] == "status" else "t_end"] <= scene.intervals[1][0] + 1.0
+    events = [(m["t_start"], m["label"]) for m in before + after if m["type"] == "event"]
+    assert events == [(m["t_start"], m["label"]) for m in lines(whole) if m["type"] == "event"]
+    assert [m["type"] for m in after].count("event") > 0  # the second utterance, after the rename
+
+
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 def test_monitor_stdin_pcm(scene: Scene, tiny_model_dir: Path) -> None:
     """8 kHz 16-bit PCM, as a telephony bridge would pipe it, on stdin."""

@@ -70,6 +70,24 @@ def test_codecs_rates_and_channels(tmp_path: Path, ext: str, fmt: str, subtype: 
     assert rms == pytest.approx(0.5 / np.sqrt(2), rel=0.1)  # lossy codecs included
 
 
+@pytest.mark.parametrize("subtype", ["ULAW", "ALAW", "IMA_ADPCM", "MS_ADPCM", "GSM610", "G721_32",
+                                     "NMS_ADPCM_32"])
+def test_telephony_codecs_in_wav(tmp_path: Path, subtype: str) -> None:
+    """Call recorders write 8 kHz WAV in telephone codecs. GSM 6.10 and the ADPCMs after it
+    are not seekable in libsndfile, and a whole-file read failed on them ("frames must be
+    specified for non-seekable files"); each is read whole, at the right pitch and level."""
+    path = tmp_path / "call.wav"
+    sf.write(path, tone(8000, seconds=1.0), 8000, subtype=subtype)
+
+    y = load_audio(path)
+
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert abs(len(y) / SAMPLE_RATE - 1.0) <= 0.05  # codecs pad to whole blocks of frames
+    assert abs(peak_hz(y) - FREQ) <= 2 * SAMPLE_RATE / len(y)
+    rms = float(np.sqrt(np.mean(y[len(y) // 10: -len(y) // 10] ** 2)))
+    assert rms == pytest.approx(0.5 / np.sqrt(2), rel=0.25)
+
+
 def test_stereo_is_averaged_not_one_channel(tmp_path: Path) -> None:
     """A downmix that kept only the left channel would lose the right one's tone entirely."""
     rate = 44100

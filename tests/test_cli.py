@@ -271,6 +271,8 @@ def test_stream_names_must_be_distinct_and_named(cli, command: str, names: str, 
     (["train", "--manifest", "m.csv", "--compression", "pcen", "--top-db", "50"], "--top-db",
      "not used with --compression pcen"),
     (["corpus-report", "--data", "savee", "--root", "corpora"], "--root", "not used without --manifest"),
+    (["evaluate", "--manifest", "m.csv", "--corrupt", "noise10", "--baseline"], "--baseline",
+     "not used with --corrupt noise10 (the seed baseline scores the clean clips)"),
     (["train", "--manifest", "m.csv", "--distill", "0.8"], "--distill", "weighs the targets of --teacher"),
 ])
 def test_options_that_would_be_ignored_are_refused(cli, tmp_path: Path, argv: list[str], flag: str,

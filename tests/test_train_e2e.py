@@ -172,7 +172,9 @@ def test_evaluate_in_bf16(trained: dict, ser_live, tmp_path: Path) -> None:
         shutil.copy(trained["work"] / "eval" / f"{precision}.json", card_dir / "reports")
     figures = {"batch1_median_ms": 1.5, "batch1_p90_ms": 2.0, "batch32_per_window_ms": 0.9,
                "batch32_one_call_per_window_ms": 1.0}
-    speed = {"precision": "bf16", "seed_features_per_clip_ms": 8.0,
+    from ser_live.model.runtime import model_digest
+
+    speed = {"precision": "bf16", "seed_features_per_clip_ms": 8.0, "model_sha256": model_digest(card_dir),
              "bf16": {**figures, "chunk": 32},
              "fp32": {**figures, "batch32_per_window_ms": 1.2, "chunk": 8},
              "ratio_seed_features_over_ours_batch1": 5.3, "ratio_seed_features_over_ours_batch32": 8.9,
@@ -185,11 +187,41 @@ def test_evaluate_in_bf16(trained: dict, ser_live, tmp_path: Path) -> None:
         assert f"| {precision} | {precision} | {rep['n']} | {rep['ua']:.3f} |" in card
     assert "in bf16, what `--precision auto` picked" in card and "0.75x fp32's time at batch 32" in card
     assert "batch 32 1.200 ms per window in the classifier's chunks of 8" in card
-    # a speed.json from the benchmark before it timed both precisions asks for a rerun
-    (card_dir / "reports" / "speed.json").write_text(json.dumps(figures))
-    res = ser_live("model-card", card_dir, cwd=tmp_path, cache_dir=trained["cache"])
+
+
+def test_the_card_quotes_only_its_own_models_figures(trained: dict, ser_live, tmp_path: Path) -> None:
+    """A new export into a model folder keeps the reports of the model it replaced: the card
+    used to quote them as the new model's figures. Reports name the model they scored
+    (sha256 of model.pt); the card leaves other models' out of its tables and lists them apart
+    with the commands that redo them. Re-exporting the same checkpoint keeps them valid."""
+    import torch
+
+    from ser_live.model.runtime import model_digest
+
+    card_dir = tmp_path / "model"
+    shutil.copytree(trained["model"], card_dir)
+    report = card_dir / "reports" / "test.json"
+    res = evaluate(trained, ser_live, report, "--split", "test", "--model", card_dir, "--precision", "fp32")
     assert res.returncode == 0, str(res)
-    assert "comes from an older `bench/bench_inference.py`; run it again" in (card_dir / "README.md").read_text()
+    rep = json.loads(report.read_text())
+    assert rep["model_sha256"] == model_digest(card_dir)
+    row = f"| test | fp32 | {rep['n']} | {rep['ua']:.3f} |"
+
+    def export(checkpoint: Path):
+        res = ser_live("export", checkpoint, "--out", card_dir, cwd=tmp_path, cache_dir=trained["cache"])
+        assert res.returncode == 0, str(res)
+        return res, (card_dir / "README.md").read_text()
+
+    res, card = export(trained["run"] / "best.pt")  # the same weights again: the same model
+    assert row in card and "Reports of another model" not in card and "warning" not in res.stderr
+    ckpt = torch.load(trained["run"] / "best.pt", map_location="cpu", weights_only=False)
+    key = next(k for k, v in ckpt["model"].items() if v.is_floating_point() and "features" not in k)
+    ckpt["model"][key] = ckpt["model"][key] + 0.01  # another model of the same run
+    torch.save(ckpt, tmp_path / "other.pt")
+    res, card = export(tmp_path / "other.pt")
+    assert row not in card, card
+    assert "## Reports of another model" in card and f"`reports/test.json`: `{rep['command']}`" in card
+    assert "1 report(s)" in res.stderr and "test.json" in res.stderr, str(res)
 
 
 def test_evaluate_validation_speakers(trained: dict, ser_live) -> None:
@@ -464,6 +496,24 @@ def test_shipped_model(speech: np.ndarray) -> None:
     assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
     meta = clf.meta
     assert meta["input"]["window_samples"] == 32000 and meta["input"]["sample_rate"] == 16000
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),
+                    reason="models/model.pt has not been exported yet")
+def test_shipped_card_is_rendered_from_the_shipped_models_own_reports(tmp_path: Path) -> None:
+    """The committed model card is what `ser-live model-card` renders (no figure typed by hand),
+    and every report beside the shipped model measured that very model.pt."""
+    from ser_live.model.runtime import model_digest
+    from ser_live.train.model_card import write_model_card
+
+    copy = tmp_path / "models"
+    shutil.copytree(SHIPPED, copy)
+    assert write_model_card(copy).read_text() == (SHIPPED / "README.md").read_text()
+    digest = model_digest(SHIPPED)
+    reports = sorted((SHIPPED / "reports").glob("*.json"))
+    assert len(reports) >= 6
+    for p in reports:
+        assert json.loads(p.read_text()).get("model_sha256") == digest, p.name
 
 
 @pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(),

@@ -83,12 +83,28 @@ def open_sound_file(path: str | Path) -> soundfile.SoundFile:
         raise decode_error(p, exc) from None
 
 
+#: frames per read where a file must be read block by block
+READ_BLOCK = 1 << 16
+
+
+def read_all(f: soundfile.SoundFile) -> np.ndarray:
+    """Every frame of an open file as (frames, channels) float32. The telephony codecs in WAV
+    (GSM 6.10, G.721 ADPCM, NMS ADPCM) are not seekable, and libsndfile reads those only a
+    given number of frames at a time: a whole-file read failed on every call recorder's GSM."""
+    if f.seekable():
+        return f.read(dtype="float32", always_2d=True)
+    blocks = []
+    while len(block := f.read(READ_BLOCK, dtype="float32", always_2d=True)):
+        blocks.append(block)
+    return np.concatenate(blocks) if blocks else np.zeros((0, f.channels), np.float32)
+
+
 def load_audio(path: str | Path) -> np.ndarray:
     """Read `path` as 16 kHz mono float32, or raise AudioLoadError naming the file and why."""
     p = Path(path)
     with open_sound_file(p) as f:
         try:
-            data, rate = f.read(dtype="float32", always_2d=True), f.samplerate
+            data, rate = read_all(f), f.samplerate
         except Exception as exc:
             raise decode_error(p, exc) from None
     if data.shape[0] == 0:

@@ -24,6 +24,17 @@ class ModelError(Exception):
     """A model folder that cannot be loaded; one line naming the file."""
 
 
+def model_digest(model_dir: str | Path) -> str:
+    """sha256 of the folder's model.pt. Reports and benchmarks record the digest of the model
+    they measured, so that a model card never quotes another model's figures (a new export
+    into a folder keeps the reports of the model it replaced). Export is deterministic: the
+    same checkpoint gives the same digest."""
+    import hashlib
+
+    with open(Path(model_dir) / MODEL_FILE, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def pick_device(device: str = "auto") -> str:
     """'auto' means CUDA when torch sees a GPU, else CPU."""
     import torch
@@ -92,6 +103,7 @@ class Classifier:
         except Exception as exc:
             raise ModelError(f"{model_path}: cannot load TorchScript model ({exc})") from None
         self._torch = torch
+        self.digest = model_digest(folder)
         # TorchScript's profiling executor optimises on the first calls: do them now, not
         # on the first live window
         for _ in range(2):

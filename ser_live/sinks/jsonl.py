@@ -2,7 +2,31 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable, Collection, TextIO
+
+
+class FollowedFile:
+    """A log file opened for appending that follows log rotation: once the path is renamed or
+    removed (logrotate's default), the next line opens a new file there, as logging's
+    WatchedFileHandler (whose check this uses) does; copytruncate needs nothing, since every
+    line is appended at the file's end. An unattended monitor wrote on into the rotated file
+    until it was restarted, and into nothing once that file was deleted."""
+
+    def __init__(self, path: str | Path) -> None:
+        from logging.handlers import WatchedFileHandler
+
+        self._handler = WatchedFileHandler(path, mode="a", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        self._handler.reopenIfNeeded()
+        return self._handler.stream.write(text)
+
+    def flush(self) -> None:
+        self._handler.stream.flush()
+
+    def close(self) -> None:
+        self._handler.close()
 
 
 class _LineSink:
@@ -14,7 +38,7 @@ class _LineSink:
 
     TYPES: Collection[str] = ()  # the message types written unless `types` says otherwise
 
-    def __init__(self, fh: TextIO, types: Collection[str] | None = None,
+    def __init__(self, fh: TextIO | FollowedFile, types: Collection[str] | None = None,
                  on_error: Callable[[OSError], None] | None = None) -> None:
         self.fh, self.types, self.on_error = fh, set(self.TYPES if types is None else types), on_error
         self.error: OSError | None = None

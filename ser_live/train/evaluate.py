@@ -86,7 +86,8 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
     y = np.array([labels.index(r.emotion) for r in cache.records])
     pred = probs.argmax(1)
     report = {**scores(y, pred, labels), "model": clf.meta.get("name", ""),
-              "model_dir": str(model_dir), "precision": clf.precision, "corrupt": corrupt,
+              "model_dir": str(model_dir), "model_sha256": clf.digest, "precision": clf.precision,
+              "corrupt": corrupt,
               "classes": list(labels),
               "skipped_label": dict(skipped_label), "skipped_unreadable": len(cache.failed),
               "corpora": sorted({r.corpus for r in cache.records}), "command": command}

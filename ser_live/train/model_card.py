@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from ..features import PCEN_TIME_S
 from ..model.net import NetConfig
-from ..model.runtime import META_FILE
+from ..model.runtime import META_FILE, model_digest
 
 
 def _row(name: str, rep: dict, precision: str) -> str:
@@ -46,9 +47,6 @@ def _speed_text(sp: dict) -> str:
                 f"per window in the classifier's chunks of {r['chunk']} "
                 f"({r['batch32_one_call_per_window_ms']:.3f} ms in one call of 32)")
 
-    if "precision" not in sp:  # written by the benchmark before it timed both precisions
-        return ("`reports/speed.json` comes from an older `bench/bench_inference.py`; run it again "
-                "(`--json <model>/reports/speed.json`) and then `ser-live model-card` for both precisions' speeds.")
     here = sp["precision"]
     other = "fp32" if here == "bf16" else "bf16"
     return ("Features + model per 2 s window on one CPU thread (`.venv/bin/python bench/bench_inference.py "
@@ -63,8 +61,13 @@ def _speed_text(sp: dict) -> str:
 def write_model_card(model_dir: Path) -> Path:
     meta = json.loads((model_dir / META_FILE).read_text())
     found = sorted((model_dir / "reports").glob("*.json")) if (model_dir / "reports").is_dir() else []
-    reports = [p for p in found if "ua" in json.loads(p.read_text())]
+    # only this model's figures: reports of the model an export replaced (or from before
+    # reports named their model) are listed apart, with the commands that would redo them
+    digest = model_digest(model_dir)
     speed = model_dir / "reports" / "speed.json"
+    measured = {p: rep for p in found if "ua" in (rep := json.loads(p.read_text())) or p == speed}
+    stale = [p for p, rep in measured.items() if rep.get("model_sha256") != digest]
+    reports = [p for p in measured if p != speed and p not in stale]
     arch, tr = meta["architecture"], meta["training"]
     commands = tr.get("commands") or [tr.get("command") or "see scripts/reproduce_model.sh"]
     lines = [
@@ -110,20 +113,27 @@ def write_model_card(model_dir: Path) -> Path:
                   "| evaluation | precision | clips | UA | WA | macro-F1 | seed baseline UA |",
                   "|---|---|---|---|---|---|---|"]
         for p in reports:
-            rep = json.loads(p.read_text())
-            precision = rep.get("precision", "fp32")  # reports from before --precision were fp32
-            lines.append(_row(p.stem, rep, precision))
+            rep = measured[p]
+            lines.append(_row(p.stem, rep, rep["precision"]))
             for corpus, sub in rep.get("per_corpus", {}).items():
-                lines.append(_row(f"{p.stem} / {corpus}", sub, precision))
+                lines.append(_row(f"{p.stem} / {corpus}", sub, rep["precision"]))
         lines += ["", "Reproduce each row:", "", "```"]
-        lines += [json.loads(p.read_text()).get("command", "") for p in reports]
+        lines += [measured[p].get("command", "") for p in reports]
         lines += ["```", ""]
         lines += [f"![{p.stem}](reports/{p.stem}.confusion.png)" for p in reports
                   if p.with_suffix(".confusion.png").is_file()]
     else:
         lines.append("No evaluation reports yet: run `ser-live evaluate --out models/reports/NAME.json`.")
-    if speed.is_file():
-        lines += ["", "## Speed", "", _speed_text(json.loads(speed.read_text()))]
+    if speed.is_file() and speed not in stale:
+        lines += ["", "## Speed", "", _speed_text(measured[speed])]
+    if stale:
+        lines += ["", "## Reports of another model", "",
+                  f"These measured another `model.pt` than this one (sha256 {digest[:12]}), or do not "
+                  "say which, so their figures are left out above; run their commands again:", ""]
+        bench = f".venv/bin/python bench/bench_inference.py --model {model_dir} --json {speed}"
+        lines += [f"- `reports/{p.name}`: `{measured[p].get('command') or bench}`" for p in stale]
+        print(f"warning: {len(stale)} report(s) in {model_dir / 'reports'} measured another model; "
+              f"the card lists them apart ({', '.join(p.name for p in stale)})", file=sys.stderr)
     lines += ["", "## Limits", "",
               "- Trained on acted English speech (RAVDESS, CREMA-D, TESS). Natural conversational "
               "emotion is subtler; expect lower figures on real calls, and treat single windows as "
