@@ -261,8 +261,8 @@ def _open_sources(args: argparse.Namespace) -> list:
     if args.input and args.input != "-":
         from .audio.sources import FileSource
 
-        refuse_unused(args, ("--input-device", "--rate", "--channels"), "not used with --input FILE "
-                      "(the file is the source, and its header gives its rate and channels)")
+        refuse_unused(args, ("--input-device", "--rate", "--channels", "--encoding"), "not used with "
+                      "--input FILE (the file is the source, and its header says how it is encoded)")
         src = FileSource(args.input, realtime=args.realtime, split=args.split_channels, names=names)
         refuse_mono_split(args, src.channels, args.input)
         return [src]
@@ -273,8 +273,9 @@ def _open_sources(args: argparse.Namespace) -> list:
         refuse_unused(args, ("--input-device", "--realtime"), "not used with --input - (stdin is the "
                       "source, and it is live already)")
         return [StdinSource(rate=args.rate or 16000, channels=channels, split=args.split_channels,
-                            names=names)]
+                            names=names, **given_options(encoding=getattr(args, "encoding", None)))]
     refuse_unused(args, ("--realtime",), "paces --input FILE; a device is live already")
+    refuse_unused(args, ("--encoding",), "describes raw audio on --input -; a device gives samples")
     try:
         from .audio.sources import MicSource
         import sounddevice as sd
@@ -655,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--realtime", action="store_true", help="play --input FILE at real-time pace")
     p.add_argument("--rate", type=_count, help="sample rate of stdin PCM or the device (default: 16000 / device's)")
     p.add_argument("--channels", type=_count, help="channels of stdin PCM or the device (default 1)")
+    p.add_argument("--encoding", choices=["s16le", "mulaw", "alaw"],
+                   help="samples on --input -: 16-bit little-endian PCM (the default), or G.711 "
+                        "mu-law / A-law bytes as phone systems carry them")
     p.add_argument("--headless", action="store_true",
                    help="no window even when a display is available: messages to stdout or --out")
     add_stream_names(p)

@@ -198,11 +198,13 @@ def test_monitor_out_follows_log_rotation(scene: Scene, tiny_model_dir: Path, tm
 
 
 @pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
-def test_monitor_stdin_pcm(scene: Scene, tiny_model_dir: Path) -> None:
-    """8 kHz 16-bit PCM, as a telephony bridge would pipe it, on stdin."""
-    pcm = subprocess.run(["sox", str(scene.path), "-t", "s16", "-r", "8000", "-c", "1", "-"],
+@pytest.mark.parametrize("encoding, sox_type", [("s16le", "s16"), ("mulaw", "ul"), ("alaw", "al")])
+def test_monitor_stdin_pcm(scene: Scene, tiny_model_dir: Path, encoding: str, sox_type: str) -> None:
+    """8 kHz 16-bit PCM, as a telephony bridge would pipe it, on stdin; or the G.711 bytes a
+    phone system carries."""
+    pcm = subprocess.run(["sox", str(scene.path), "-t", sox_type, "-r", "8000", "-c", "1", "-"],
                          capture_output=True, check=True).stdout
-    r = run_cli("monitor", "--input", "-", "--rate", "8000", "--format", "jsonl",
+    r = run_cli("monitor", "--input", "-", "--rate", "8000", "--format", "jsonl", "--encoding", encoding,
                 "--model", tiny_model_dir, input=pcm)
     assert r.returncode == 0, r
     msgs = r.json_lines()

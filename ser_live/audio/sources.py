@@ -104,18 +104,30 @@ class FileSource:
             self._file.close()
 
 
+#: raw sample encodings `--input -` reads: bytes per sample, the WAV format tag and bits that
+#: describe it in a header, and libsndfile's subtype that decodes it (None: 16-bit PCM, numpy)
+ENCODINGS: dict[str, tuple[int, int, int, str | None]] = {
+    "s16le": (2, 1, 16, None),
+    "mulaw": (1, 7, 8, "ULAW"),   # G.711 mu-law: North American and Japanese phone lines
+    "alaw": (1, 6, 8, "ALAW"),    # G.711 A-law: the rest of the world's
+}
+
+
 class StdinSource:
-    """Raw little-endian 16-bit PCM on a pipe (telephony bridges, `ffmpeg -f s16le -`).
+    """Raw audio on a pipe (telephony bridges, `ffmpeg -f s16le -`): little-endian 16-bit PCM,
+    or the G.711 mu-law or A-law bytes phone systems carry (`encoding`).
 
     A WAV file piped in (`cat call.wav |`, `sox ... -t wav -`) starts with a RIFF header: it is
-    skipped when it describes the stream the options say (16-bit PCM, `rate`, `channels`) and
+    skipped when it describes the stream the options say (encoding, `rate`, `channels`) and
     refused in one line naming the options that fit it otherwise, never played as audio.
     """
 
     def __init__(self, rate: int = SAMPLE_RATE, channels: int = 1, split: bool = False,
                  stream: BinaryIO | None = None, name: str = "stdin",
-                 names: Sequence[str] | None = None) -> None:
-        self.rate, self.channels = rate, channels
+                 names: Sequence[str] | None = None, encoding: str = "s16le") -> None:
+        if encoding not in ENCODINGS:
+            raise SourceError(f"--encoding {encoding}: expected one of {', '.join(ENCODINGS)}")
+        self.rate, self.channels, self.encoding = rate, channels, encoding
         self.streams = stream_names(name, channels, split, names)
         self._convert = Converter(rate, channels, split)
         self._in = stream if stream is not None else sys.stdin.buffer
@@ -159,10 +171,14 @@ class StdinSource:
         bits = struct.unpack_from("<H", fmt, 14)[0]
         if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's tag
             tag = struct.unpack_from("<H", fmt, 24)[0]
-        if (tag, bits) != (1, 16):
+        if (tag, bits) != ENCODINGS[self.encoding][1:3]:
+            fits = next((e for e, (_, t, b, _) in ENCODINGS.items() if (t, b) == (tag, bits)), None)
+            if fits is not None:
+                raise SourceError(f"stdin: a WAV stream of {fits} samples: run with --encoding {fits}")
             kind = f"{bits}-bit {'float' if tag == 3 else 'PCM' if tag == 1 else f'format {tag}'}"
-            raise SourceError(f"stdin: a WAV stream of {kind} samples; --input - reads 16-bit PCM "
-                              f"(give the file as --input FILE, or convert: ffmpeg ... -f s16le -)")
+            raise SourceError(f"stdin: a WAV stream of {kind} samples; --input - reads 16-bit PCM, "
+                              f"mu-law or A-law (give the file as --input FILE, or convert: "
+                              f"ffmpeg ... -f s16le -)")
         if (rate, channels) != (self.rate, self.channels):
             raise SourceError(f"stdin: a WAV stream at {rate} Hz with {channels} channel(s), not "
                               f"{self.rate} Hz with {self.channels}: run with --rate {rate} "
@@ -177,8 +193,20 @@ class StdinSource:
         finally:
             self._done.set()  # after `_fatal`: a reader that sees the end sees the error too
 
+    def _decode(self, raw: bytes) -> np.ndarray:
+        """Whole frames of the stream's encoding -> (frames, channels) float32 in [-1, 1]."""
+        subtype = ENCODINGS[self.encoding][3]
+        if subtype is None:
+            return np.frombuffer(raw, dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
+        import io
+
+        import soundfile as sf
+
+        return sf.read(io.BytesIO(raw), samplerate=self.rate, channels=self.channels, format="RAW",
+                       subtype=subtype, dtype="float32", always_2d=True)[0]
+
     def _copy(self, rest: bytes) -> None:
-        frame_bytes = 2 * self.channels
+        frame_bytes = ENCODINGS[self.encoding][0] * self.channels
         while True:
             chunk = self._in.read1(frame_bytes * 1600) if hasattr(self._in, "read1") else \
                 self._in.read(frame_bytes * 1600)
@@ -187,8 +215,10 @@ class StdinSource:
             chunk = rest + chunk
             usable = len(chunk) - len(chunk) % frame_bytes
             rest = chunk[usable:]
-            pcm = np.frombuffer(chunk[:usable], dtype="<i2").reshape(-1, self.channels)
-            while not self.ring.write(pcm.astype(np.float32) / 32768.0):
+            if not usable:
+                continue
+            audio = self._decode(chunk[:usable])
+            while not self.ring.write(audio):
                 time.sleep(0.005)  # a pipe can wait; nothing is dropped
 
     def start(self) -> None:
