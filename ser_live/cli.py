@@ -273,7 +273,7 @@ def _open_sources(args: argparse.Namespace) -> list:
         refuse_unused(args, ("--input-device", "--realtime"), "not used with --input - (stdin is the "
                       "source, and it is live already)")
         return [StdinSource(rate=args.rate or 16000, channels=channels, split=args.split_channels,
-                            names=names, **given_options(encoding=getattr(args, "encoding", None)))]
+                            names=names, **given_options(encoding=args.encoding))]
     refuse_unused(args, ("--realtime",), "paces --input FILE; a device is live already")
     refuse_unused(args, ("--encoding",), "describes raw audio on --input -; a device gives samples")
     try:
