@@ -42,7 +42,7 @@ def main() -> None:
 
     import torch
 
-    from ser_live.model.runtime import CPU_CHUNK, pick_precision
+    from ser_live.model.runtime import CPU_CHUNK, model_digest, pick_precision
     from ser_live.train.baseline import time_seed_features
 
     clfs = {p: load_classifier(args.model, threads=1, precision=p) for p in ("fp32", "bf16")}
@@ -71,7 +71,7 @@ def main() -> None:
     seed_ms = time_seed_features([clip] * 20)  # 3 s clips, like the seed projects' figure
 
     res: dict = {"precision": default, "seed_features_per_clip_ms": seed_ms,
-                 "model_sha256": clfs["fp32"].digest}  # the card quotes only its own model's speed
+                 "model_sha256": model_digest(args.model)}  # the card quotes only its own model's speed
     for k, p in enumerate(clfs):
         res[p] = {"batch1_median_ms": statistics.median(b1[p]),
                   "batch1_p90_ms": float(np.percentile(b1[p], 90)),

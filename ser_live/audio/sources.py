@@ -8,6 +8,7 @@ callback only copies into a preallocated ring buffer.
 """
 from __future__ import annotations
 
+import io
 import struct
 import sys
 import threading
@@ -198,8 +199,6 @@ class StdinSource:
         subtype = ENCODINGS[self.encoding][3]
         if subtype is None:
             return np.frombuffer(raw, dtype="<i2").reshape(-1, self.channels).astype(np.float32) / 32768.0
-        import io
-
         import soundfile as sf
 
         return sf.read(io.BytesIO(raw), samplerate=self.rate, channels=self.channels, format="RAW",

@@ -103,7 +103,6 @@ class Classifier:
         except Exception as exc:
             raise ModelError(f"{model_path}: cannot load TorchScript model ({exc})") from None
         self._torch = torch
-        self.digest = model_digest(folder)
         # TorchScript's profiling executor optimises on the first calls: do them now, not
         # on the first live window
         for _ in range(2):

@@ -61,7 +61,7 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
              device: str = "auto", corrupt: str = "none", command: str = "",
              precision: str = "auto") -> dict:
     """Score the model in `model_dir` on `records`; write `out` (JSON) and a confusion PNG."""
-    from ..model.runtime import Classifier, clip_probabilities
+    from ..model.runtime import Classifier, clip_probabilities, model_digest
     from .plots import plot_confusion
 
     clf = Classifier(model_dir, device=device, precision=precision)
@@ -86,9 +86,8 @@ def evaluate(records: Sequence[ClipRecord], model_dir: Path, classes: Sequence[s
     y = np.array([labels.index(r.emotion) for r in cache.records])
     pred = probs.argmax(1)
     report = {**scores(y, pred, labels), "model": clf.meta.get("name", ""),
-              "model_dir": str(model_dir), "model_sha256": clf.digest, "precision": clf.precision,
-              "corrupt": corrupt,
-              "classes": list(labels),
+              "model_dir": str(model_dir), "model_sha256": model_digest(model_dir),
+              "precision": clf.precision, "corrupt": corrupt, "classes": list(labels),
               "skipped_label": dict(skipped_label), "skipped_unreadable": len(cache.failed),
               "corpora": sorted({r.corpus for r in cache.records}), "command": command}
     corpora = sorted({r.corpus for r in cache.records})
